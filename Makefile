@@ -1,0 +1,43 @@
+# From N-grams to GPT: `make lab` opens the course, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8888
+
+# The corpora are not part of the repository. On the course's own machines they lie in
+# ../shared/data; elsewhere lmlib downloads them once into ~/.cache/lmlib.
+ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
+export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
+endif
+
+.PHONY: setup lab test bench exercises sync clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=23"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $@
+
+lab: setup
+	$(PY) -m lmlib.lab --port $(PORT)
+
+test: setup
+	$(PY) tests/run_checks.py
+
+bench: setup
+	$(PY) -m lmlib.bench
+
+exercises: setup
+	$(PY) -m lmlib.exercises generate
+
+# After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync.
+sync: setup
+	$(VENV)/bin/jupytext --sync chapters/*.ipynb solutions/*.ipynb
+	$(VENV)/bin/nbstripout chapters/*.ipynb solutions/*.ipynb
+	$(PY) -m lmlib.exercises generate
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

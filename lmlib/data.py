@@ -1,0 +1,208 @@
+"""The two corpora of the course, their fixed splits, a character tokenizer and batching.
+
+The texts come from other projects, so they are not part of this repository. ``load_text``
+looks for each file, in order, in the folder named by ``LMLIB_DATA_DIR``, in the user cache
+(``~/.cache/lmlib``), and otherwise downloads it once into the cache. Its sha256 is checked
+the first time a process reads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["CORPORA", "load_text", "CharTokenizer", "shakespeare", "names", "get_batch",
+           "cache_dir"]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    filename: str
+    url: str
+    sha256: str
+    size: int
+
+
+CORPORA: dict[str, Corpus] = {
+    "shakespeare": Corpus(
+        "tinyshakespeare.txt",
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+        "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        1_115_394,
+    ),
+    "names": Corpus(
+        "names.txt",
+        "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt",
+        "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d",
+        228_145,
+    ),
+}
+
+_verified: dict[str, str] = {}  # corpus name -> text, once its checksum has been checked
+
+
+def cache_dir() -> Path:
+    """Where downloaded corpora are kept: ``$LMLIB_CACHE_DIR``, else ``$XDG_CACHE_HOME/lmlib``,
+    else ``~/.cache/lmlib``."""
+    if os.environ.get("LMLIB_CACHE_DIR"):
+        return Path(os.environ["LMLIB_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lmlib"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _download(corpus: Corpus, dest: Path) -> None:
+    """Fetch ``corpus.url`` into ``dest`` atomically, with a progress bar."""
+    import urllib.error
+    import urllib.request
+
+    from tqdm.auto import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(corpus.url, timeout=30) as response:
+            chunks = []
+            with tqdm(total=corpus.size, unit="B", unit_scale=True,
+                      desc=f"downloading {corpus.filename}") as bar:
+                while chunk := response.read(1 << 16):
+                    chunks.append(chunk)
+                    bar.update(len(chunk))
+    except (urllib.error.URLError, OSError) as err:
+        raise OSError(
+            f"could not download {corpus.filename} from {corpus.url} ({err}). "
+            f"If you are offline, copy the file to {dest} or into a folder named by the "
+            f"environment variable LMLIB_DATA_DIR."
+        ) from err
+    data = b"".join(chunks)
+    if _sha256(data) != corpus.sha256:
+        raise ValueError(f"downloaded {corpus.filename} has sha256 {_sha256(data)}, "
+                         f"expected {corpus.sha256}; the file was not saved")
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, dest)
+
+
+def _locate(name: str, corpus: Corpus) -> Path:
+    data_dir = os.environ.get("LMLIB_DATA_DIR")
+    if data_dir and (Path(data_dir) / corpus.filename).is_file():
+        return Path(data_dir) / corpus.filename
+    cached = cache_dir() / corpus.filename
+    if not cached.is_file():
+        _download(corpus, cached)
+    return cached
+
+
+def load_text(name: str) -> str:
+    """The whole text of corpus ``name`` (``"shakespeare"`` or ``"names"``), checksum-verified."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; choose one of {sorted(CORPORA)}")
+    if name not in _verified:
+        corpus = CORPORA[name]
+        path = _locate(name, corpus)
+        data = path.read_bytes()
+        if _sha256(data) != corpus.sha256:
+            raise ValueError(f"{path} has sha256 {_sha256(data)} but {corpus.filename} should "
+                             f"have {corpus.sha256}; delete it or replace it with the original")
+        _verified[name] = data.decode("utf-8")
+    return _verified[name]
+
+
+class CharTokenizer:
+    """One token per character; the vocabulary is the sorted set of characters of ``text``.
+
+    >>> tok = CharTokenizer("hello")
+    >>> tok.decode(tok.encode("hell"))
+    'hell'
+    """
+
+    def __init__(self, text: str):
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if not text:
+            raise ValueError("text must not be empty: the vocabulary comes from its characters")
+        self.itos: list[str] = sorted(set(text))
+        self.stoi: dict[str, int] = {ch: i for i, ch in enumerate(self.itos)}
+        codes = np.array([ord(ch) for ch in self.itos])
+        self._table = np.full(codes.max() + 1, -1, dtype=np.int64)  # code point -> id
+        self._table[codes] = np.arange(len(codes))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids of ``text``, an int64 array of shape ``(len(text),)``."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        ids = np.full(len(codes), -1, dtype=np.int64)
+        known = codes < len(self._table)
+        ids[known] = self._table[codes[known]]
+        if (ids < 0).any():
+            pos = int(np.argmax(ids < 0))
+            raise ValueError(f"character {text[pos]!r} at position {pos} is not in the "
+                             f"vocabulary of {self.vocab_size} characters")
+        return ids
+
+    def decode(self, ids) -> str:
+        """The text of a sequence of ids (list, NumPy array or torch tensor)."""
+        ids = np.asarray(ids.tolist() if hasattr(ids, "tolist") else ids).reshape(-1)
+        if ids.size and (not np.issubdtype(ids.dtype, np.integer)
+                         or ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), "
+                             f"got dtype {ids.dtype} with range [{ids.min()}, {ids.max()}]")
+        return "".join(self.itos[i] for i in ids)
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"
+
+
+def shakespeare():
+    """``(tokenizer, train_ids, val_ids)`` for Tiny Shakespeare: 65 characters, the first 90%
+    of the text for training (1,003,854 chars) and the last 10% for validation (111,540)."""
+    text = load_text("shakespeare")
+    tok = CharTokenizer(text)
+    ids = tok.encode(text)
+    n = int(0.9 * len(ids))
+    return tok, ids[:n], ids[n:]
+
+
+def names():
+    """``(tokenizer, train_words, dev_words, test_words)`` for names.txt: one seeded shuffle
+    (seed 42), then 80/10/10. The vocabulary is ``.`` (the boundary token, id 0) and a-z."""
+    words = load_text("names").splitlines()
+    random.Random(42).shuffle(words)
+    n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
+    tok = CharTokenizer(".abcdefghijklmnopqrstuvwxyz")
+    return tok, words[:n1], words[n1:n2], words[n2:]
+
+
+def get_batch(ids, batch_size: int, block_size: int, rng: np.random.Generator):
+    """Random windows of a token stream for next-token training.
+
+    Returns ``(x, y)``, int64 arrays of shape ``(batch_size, block_size)``; ``y`` is ``x``
+    shifted one position to the left, so ``y[b, t]`` is the token after ``x[b, t]``.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be one stream of shape (N,), got shape {ids.shape}")
+    if batch_size < 1 or block_size < 1:
+        raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size}, {block_size}")
+    if block_size >= len(ids):
+        raise ValueError(f"block_size ({block_size}) must be smaller than the stream "
+                         f"length ({len(ids)}): each window needs block_size + 1 tokens")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy.random.Generator, e.g. np.random.default_rng(0)")
+    starts = rng.integers(0, len(ids) - block_size, size=batch_size)
+    offsets = starts[:, None] + np.arange(block_size)
+    return ids[offsets].astype(np.int64), ids[offsets + 1].astype(np.int64)

@@ -1,0 +1,16 @@
+"""Exercise tools: generate student notebooks from solutions, and grade them.
+
+    python -m lmlib.exercises generate            # solutions/ -> exercises/
+    python -m lmlib.exercises grade PATH... [--csv FILE]
+
+Solution notebooks mark what students write between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` (nbgrader's markers). Each exercise has a *check cell*, a code cell
+tagged ``check`` whose first line is ``# Check: <exercise name>``; it fails on the stub and
+passes on the solution.
+"""
+
+from .generate import MarkerError, clear_solutions, generate_folder, generate_notebook
+from .grade import ExerciseResult, grade_notebook
+
+__all__ = ["MarkerError", "clear_solutions", "generate_notebook", "generate_folder",
+           "ExerciseResult", "grade_notebook"]

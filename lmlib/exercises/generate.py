@@ -1,0 +1,96 @@
+"""Turn solution notebooks into student notebooks (nbgrader-compatible markers).
+
+In code cells, each region ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` becomes
+``# YOUR CODE HERE`` and ``raise NotImplementedError()``, indented like the marker; in
+markdown cells it becomes ``YOUR ANSWER HERE``. Regions ``### BEGIN HIDDEN TESTS`` ...
+``### END HIDDEN TESTS`` are removed, and so are cells tagged ``solution``. Cell ids are
+kept, so the output is byte-stable.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+_MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
+
+
+class MarkerError(ValueError):
+    """Unmatched or nested solution / hidden-test markers."""
+
+
+def clear_solutions(source: str, cell_type: str = "code", where: str = "cell") -> str:
+    """The student version of one cell's source. ``where`` names the cell in errors."""
+    out: list[str] = []
+    open_kind: str | None = None
+    for lineno, line in enumerate(source.split("\n"), start=1):
+        m = _MARKER.match(line)
+        if not m:
+            if open_kind is None:
+                out.append(line)
+            continue
+        indent, edge, kind = m.groups()
+        if edge == "BEGIN":
+            if open_kind is not None:
+                raise MarkerError(f"{where}, line {lineno}: '### BEGIN {kind}' inside an open "
+                                  f"'{open_kind}' region (markers cannot nest)")
+            open_kind = kind
+            if kind == "SOLUTION":
+                if cell_type == "code":
+                    out += [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError()"]
+                else:
+                    out.append(f"{indent}YOUR ANSWER HERE")
+        else:
+            if open_kind != kind:
+                found = f"an open '{open_kind}' region" if open_kind else "no open region"
+                raise MarkerError(f"{where}, line {lineno}: '### END {kind}' with {found}")
+            open_kind = None
+    if open_kind is not None:
+        raise MarkerError(f"{where}: '### BEGIN {open_kind}' is never closed")
+    return "\n".join(out)
+
+
+def generate_notebook(solution_path, exercise_path) -> bool:
+    """Write the student version of ``solution_path`` to ``exercise_path``.
+
+    Returns True when the file changed. Raises ``MarkerError`` naming file and cell."""
+    solution_path, exercise_path = Path(solution_path), Path(exercise_path)
+    nb = nbformat.read(solution_path, as_version=4)
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if "solution" in cell.get("metadata", {}).get("tags", []):
+            continue
+        where = f"{solution_path}: cell {index} (id {cell.get('id', '?')})"
+        cell.source = clear_solutions(cell.source, cell.cell_type, where)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    nb.cells = cells
+    text = nbformat.writes(nb) + "\n"
+    old = exercise_path.read_text(encoding="utf-8") if exercise_path.exists() else None
+    if text == old:
+        return False
+    exercise_path.parent.mkdir(parents=True, exist_ok=True)
+    exercise_path.write_text(text, encoding="utf-8")
+    return True
+
+
+def generate_folder(solutions="solutions", exercises="exercises") -> list[Path]:
+    """Regenerate every ``exercises/X.ipynb`` from ``solutions/X.ipynb`` and delete exercise
+    notebooks that have no solution any more. Returns the paths written."""
+    solutions, exercises = Path(solutions), Path(exercises)
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"no solutions folder at {solutions}")
+    written = []
+    wanted = set()
+    for sol in sorted(solutions.glob("*.ipynb")):
+        target = exercises / sol.name
+        wanted.add(target.name)
+        if generate_notebook(sol, target):
+            written.append(target)
+    for stale in exercises.glob("*.ipynb"):
+        if stale.name not in wanted:
+            stale.unlink()
+    return written

@@ -1,0 +1,19 @@
+"""Widgets that make attention and sampling visible, each with a static matplotlib twin.
+
+Names are imported lazily so that ``import lmlib.viz`` does not pull in ipywidgets."""
+
+import importlib
+
+_WHERE = {
+    "AttentionExplorer": "attention",
+    "plot_attention": "attention",
+    "SamplingExplorer": "sampling",
+    "plot_sampling": "sampling",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
