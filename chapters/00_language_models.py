@@ -164,7 +164,7 @@ for ax, tok, ids, title in [
 ]:
     freq = np.bincount(ids, minlength=tok.vocab_size) / len(ids)
     order = np.argsort(-freq)
-    labels = [repr(tok.itos[i])[1:-1] for i in order]
+    labels = [{" ": "sp", "\n": "\\n"}.get(tok.itos[i], tok.itos[i]) for i in order]
     ax.bar(range(tok.vocab_size), freq[order], color="tab:blue")
     ax.set_xticks(range(tok.vocab_size), labels, fontsize=7)
     ax.set_ylabel("frequency")
