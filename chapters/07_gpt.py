@@ -228,14 +228,17 @@ if not lmlib.FAST:
 #     --checkpoint runs/gpt_shakespeare/gpt.safetensors --resume --log train.log
 # ```
 #
-# It loads instantly:
+# It loads instantly, with its tokenizer: `lmlib.load_pretrained("shakespeare-gpt")`.
+# (`lmlib.models.gpt.load_pretrained()` gives the model and the metadata stored with it.)
 
 # %%
 from lmlib.models.gpt import ASSET, load_pretrained
 
 have_gpt = ASSET.is_file()
 if have_gpt:
-    gpt, gpt_extra = load_pretrained()
+    gpt, gpt_tok = lmlib.load_pretrained("shakespeare-gpt")
+    assert gpt_tok.itos == tok.itos  # the same 65 characters
+    _, gpt_extra = load_pretrained()
     print(f"shipped GPT: {gpt.config}")
     print(f"{gpt.num_params():,} parameters, {ASSET.stat().st_size / 1e6:.1f} MB on disk; "
           f"trained {gpt_extra['step']} steps")
