@@ -1,0 +1,76 @@
+"""Chapter 01 numbers: n-gram losses on Shakespeare val and names dev/test, and the speed and
+memory of fitting a 6-gram Kneser-Ney on Shakespeare train and scoring all of val.
+
+``python -m lmlib.bench ngram``
+"""
+
+from __future__ import annotations
+
+import statistics
+import tracemalloc
+
+import numpy as np
+
+from lmlib.bench import Measurement, peak_memory_mb, stopwatch
+from lmlib.data import names, shakespeare
+from lmlib.ngram import NGramLM
+
+
+def names_stream(tok, words) -> np.ndarray:
+    """Ids of the words joined with the boundary token: ``.emma.olivia.`` (shape ``(N,)``)."""
+    return tok.encode("." + ".".join(words) + ".")
+
+
+def _fit_and_score(train, val, vocab_size, order=6):
+    return NGramLM(order, "kneser-ney").fit(train, vocab_size).cross_entropy(val)
+
+
+def run() -> list[Measurement]:
+    tok, train, val = shakespeare()
+    V = tok.vocab_size
+    out = []
+
+    # speed first, while the process is still small: median of 5 runs
+    times = []
+    for _ in range(5):
+        with stopwatch() as t:
+            _fit_and_score(train, val, V)
+        times.append(t())
+    out.append(Measurement("shakespeare 6-gram KN fit+score val", statistics.median(times),
+                           "s", "<= 5", f"median of 5: {', '.join(f'{x:.2f}' for x in times)}"))
+    tracemalloc.start()
+    _fit_and_score(train, val, V)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    out.append(Measurement("shakespeare 6-gram KN peak memory", peak / 2**20, "MiB", "",
+                           f"tracemalloc peak of fit+score; process peak RSS so far "
+                           f"{peak_memory_mb():.0f} MiB"))
+
+    def val_loss(name, lm, target=""):
+        lm.fit(train, V)
+        out.append(Measurement(f"shakespeare val {name}", lm.cross_entropy(val), "nats/char",
+                               target, f"{lm.num_ngrams:,} n-grams, {lm.nbytes / 1e6:.1f} MB"))
+
+    val_loss("bigram add-1", NGramLM(2, "add-k", k=1.0), "2.48 +- 0.01")
+    val_loss("5-gram add-k k=0.01", NGramLM(5, "add-k", k=0.01), "~1.770")
+    for order in range(3, 8):
+        val_loss(f"{order}-gram KN D=0.75", NGramLM(order, "kneser-ney"),
+                 "<= 1.54" if order == 6 else "")
+    for order in range(3, 8):
+        val_loss(f"{order}-gram modified KN", NGramLM(order, "modified-kneser-ney"),
+                 "< KN" if order >= 5 else "")
+
+    ntok, words_train, words_dev, words_test = names()
+    s_train = names_stream(ntok, words_train)
+    for smoothing, kwargs in [("add-k", dict(k=1.0)), ("kneser-ney", {})]:
+        lm = NGramLM(2, smoothing, **kwargs).fit(s_train, ntok.vocab_size)
+        label = "add-1" if smoothing == "add-k" else "KN"
+        for split, words in (("dev", words_dev), ("test", words_test)):
+            out.append(Measurement(f"names {split} bigram {label}",
+                                   lm.cross_entropy(names_stream(ntok, words)), "nats/char",
+                                   "~2.45"))
+    for order in (3, 4, 5):
+        lm = NGramLM(order, "modified-kneser-ney").fit(s_train, ntok.vocab_size)
+        out.append(Measurement(f"names dev {order}-gram modified KN",
+                               lm.cross_entropy(names_stream(ntok, words_dev)), "nats/char"))
+    return out
