@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -247,12 +248,20 @@ print([(tok.decode([k // V**2, k // V % V, k % V]), int(c)) for k, c in zip(keys
 # every cell would be 0:
 
 # %%
+def human_bytes(b):
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if b < 1000 or unit == "TB":
+            return f"{b:,.3g} {unit}"
+        b /= 1000
+
+
 orders = range(1, 8)
 distinct = [len(count_ngrams(train, n, V)[0]) for n in orders]
-rows = ["| n | distinct n-grams in train | V**n cells | fraction used | dense int32 table |",
-        "|---|---:|---:|---:|---:|"]
+rows = ["| n | distinct n-grams in train | V**n cells | fraction used | dense int32 table |"
+        "  sparse (int64 key + int32 count) |", "|---|---:|---:|---:|---:|---:|"]
 for n, d in zip(orders, distinct):
-    rows.append(f"| {n} | {d:,} | {V**n:,} | {d / V**n:.2e} | {4 * V**n / 1e9:,.3g} GB |")
+    rows.append(f"| {n} | {d:,} | {V**n:,} | {d / V**n:.2e} | {human_bytes(4 * V**n)} "
+                f"| {human_bytes(12 * d)} |")
 display(Markdown("\n".join(rows)))
 
 fig, ax = plt.subplots()
@@ -266,8 +275,8 @@ ax.set_title("a dense n-gram table is impossible beyond n = 4 or so")
 plt.show()
 
 # %% [markdown]
-# A dense 7-gram table would need about 20 terabytes; the distinct 7-grams fit in a few
-# megabytes. From here on every table is sparse: sorted keys plus counts.
+# A dense 7-gram table would need about 20 terabytes; the distinct 7-grams seen in training
+# fit in about 5 megabytes. From here on every table is sparse: sorted keys plus counts.
 #
 # ## 3. From counts to probabilities: MLE, add-k, Kneser–Ney
 #
@@ -325,7 +334,11 @@ ax.set_xlabel("k")
 ax.set_ylabel("val loss (nats/char)")
 ax.set_title("5-gram add-k on Shakespeare: the choice of k matters")
 plt.show()
-best_add_k = min(k_losses)
+best_k = ks[int(np.argmin(k_losses))]
+print(f"5-gram add-k: k = 0.01 gives {k_losses[ks.index(0.01)]:.4f}, "
+      f"the best k on this grid ({best_k}) {min(k_losses):.4f}")
+if not FAST:
+    assert abs(k_losses[ks.index(0.01)] - 1.770) < 0.005
 
 # %% [markdown]
 # ### Interpolated Kneser–Ney
@@ -476,14 +489,18 @@ if not FAST:
 
 # %%
 prompt = tok.encode("ROMEO:\n")
-fig, axes = plt.subplots(1, len(orders), figsize=(3.1 * len(orders), 4.2))
-for ax, n in zip(axes, orders):
+ncols = 4
+nrows = -(-len(orders) // ncols)
+fig, axes = plt.subplots(nrows, ncols, figsize=(14, 3.4 * nrows))
+for ax in axes.flat[len(orders):]:
+    ax.axis("off")
+for ax, n in zip(axes.flat, orders):
     text = tok.decode(models["kneser-ney", n].sample(180 if not FAST else 80,
                                                      np.random.default_rng(0), context=prompt))
     lines = []
     for line in ("ROMEO:\n" + text).split("\n")[:14]:
-        lines += [line[i:i + 26] for i in range(0, max(len(line), 1), 26)]
-    ax.text(0, 1, "\n".join(lines[:16]), family="monospace", fontsize=8, va="top")
+        lines += [line[i:i + 34] for i in range(0, max(len(line), 1), 34)]
+    ax.text(0, 1, "\n".join(lines[:16]), family="monospace", fontsize=9, va="top")
     ax.set_title(f"{n}-gram")
     ax.axis("off")
 plt.show()
@@ -506,7 +523,8 @@ rows = [
     ("uniform", f"{np.log(27):.3f}", f"{np.log(27):.3f}", f"{np.log(V):.3f}"),
     ("bigram, add-1", f"{names_bigram['dev']:.3f}", f"{names_bigram['test']:.3f}",
      f"{add1_shakespeare:.3f}"),
-    ("5-gram add-k (k picked on val)", "", "", f"{best_add_k:.3f}"),
+    ("5-gram add-k, k = 0.01", "", "", f"{k_losses[ks.index(0.01)]:.3f}"),
+    (f"5-gram add-k, k = {best_k} (best on val)", "", "", f"{min(k_losses):.3f}"),
     (f"{best_order}-gram Kneser–Ney, D = 0.75", "", "", f"{kn_val[best_order]:.3f}"),
     (f"{max(mkn_val)}-gram modified Kneser–Ney", "", "", f"{mkn_val[max(mkn_val)]:.3f}"),
     ("5-gram modified Kneser–Ney (names)", f"{mkn_names.cross_entropy(s_dev):.3f}",
@@ -519,7 +537,8 @@ if not FAST:
 
 # %% [markdown]
 # (In fast mode the numbers come from a slice of the data and fewer orders; run the notebook
-# without `LMLIB_FAST` for the real ones: bigram 2.482, add-k 1.770, Kneser–Ney 6-gram 1.538,
+# without `LMLIB_FAST` for the real ones: bigram 2.482, 5-gram add-k 1.770 (k = 0.01) or 1.750
+# (k = 0.03), Kneser–Ney 6-gram 1.538,
 # modified Kneser–Ney 7-gram 1.517 on Shakespeare val; about 2.45 for the names bigram.)
 #
 # ## 7. An honest note: what do neural models buy?
@@ -565,6 +584,7 @@ for bar, share in zip(bars, shares):
     ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"{share:.1%} of val",
             ha="center", va="bottom")
 ax.axhline(-lp.mean(), ls="--", c="gray", label=f"all of val: {-lp.mean():.3f}")
+ax.set_ylim(0, 1.15 * np.nanmax(losses))
 ax.set_xlabel(f"times the {big.order - 1}-character context was seen in training")
 ax.set_ylabel("val loss (nats/char)")
 ax.set_title(f"{big.order}-gram Kneser–Ney: the loss is paid on unfamiliar contexts")
@@ -576,7 +596,9 @@ print(f"{never.mean():.1%} of val positions have a context never seen in trainin
 assert -lp[never].mean() > -lp[~never].mean()
 
 # %% [markdown]
-# Where the context was never seen, the n-gram can only fall back to a shorter context: it
+# (Contexts seen 100+ times are not the easiest: many of them end a word, like `the ` or
+# `and `, and what follows a space is genuinely uncertain.) Where the context was never seen,
+# the n-gram can only fall back to a shorter context: it
 # has no notion that `thee` and `you`, or `king` and `duke`, play similar roles. That is what
 # neural models buy: **learned similarity** (embeddings share what is known about similar
 # tokens and contexts, chapter 02), **long contexts** at a fixed size (an n-gram's table

@@ -148,6 +148,9 @@ class NGramLM:
             raise ValueError(f"order must be >= 1, got {order}")
         if smoothing not in SMOOTHINGS:
             raise ValueError(f"smoothing must be one of {SMOOTHINGS}, got {smoothing!r}")
+        for name, value in (("k", k), ("discount", discount)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
         if not np.isfinite(k) or k <= 0:
             raise ValueError(f"k must be a positive number (the add-k pseudo-count), got {k}")
         if not np.isfinite(discount) or not 0 < discount < 1:

@@ -209,6 +209,7 @@ def test_sizes():
     (dict(order=-2), "order"),
     (dict(order=2, k=0.0), "k"),
     (dict(order=2, k=-1.0), "k"),
+    (dict(order=2, k=float("nan")), "k"),
     (dict(order=2, discount=0.0), "discount"),
     (dict(order=2, discount=1.0), "discount"),
     (dict(order=2, discount=1.5), "discount"),
@@ -219,9 +220,13 @@ def test_bad_constructor_arguments(kwargs, match):
         NGramLM(**kwargs)
 
 
-def test_order_must_be_an_int():
+def test_order_k_discount_types():
     with pytest.raises(TypeError, match="order"):
         NGramLM(2.0)
+    with pytest.raises(TypeError, match="k"):
+        NGramLM(2, "add-k", k="1")
+    with pytest.raises(TypeError, match="discount"):
+        NGramLM(2, discount=None)
 
 
 def test_ids_outside_vocab():

@@ -53,6 +53,11 @@ def run() -> list[Measurement]:
 
     val_loss("bigram add-1", NGramLM(2, "add-k", k=1.0), "2.48 +- 0.01")
     val_loss("5-gram add-k k=0.01", NGramLM(5, "add-k", k=0.01), "~1.770")
+    grid = {k: NGramLM(5, "add-k", k=k).fit(train, V).cross_entropy(val)
+            for k in (0.3, 0.1, 0.03, 0.01, 0.003)}
+    best_k = min(grid, key=grid.get)
+    out.append(Measurement("shakespeare val 5-gram add-k, best k", grid[best_k], "nats/char", "",
+                           f"k = {best_k} on the grid {sorted(grid)} (picked on val)"))
     for order in range(3, 8):
         val_loss(f"{order}-gram KN D=0.75", NGramLM(order, "kneser-ney"),
                  "<= 1.54" if order == 6 else "")
