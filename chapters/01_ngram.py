@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Chapter 01: N-gram language models
+# # 01 · N-gram language models
 #
 # **What you will build.** A language model made of nothing but counts: how often each
 # character followed each short context in the training text. You will
@@ -49,7 +49,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from lmlib.data import names, shakespeare
+from lmlib.data import names, names_stream, shakespeare
 from lmlib.ngram import NGramLM, count_ngrams, ngram_codes
 
 FAST = lmlib.FAST
@@ -66,13 +66,7 @@ FAST = lmlib.FAST
 ntok, words_train, words_dev, words_test = names()
 V_names = ntok.vocab_size
 
-
-def names_stream(words):
-    """The ids of ``.word1.word2. ... .`` : one boundary token between words and at each end."""
-    return ntok.encode("." + ".".join(words) + ".")
-
-
-s_train, s_dev, s_test = names_stream(words_train), names_stream(words_dev), names_stream(words_test)
+s_train, s_dev, s_test = (names_stream(w, ntok) for w in (words_train, words_dev, words_test))
 print(f"{len(words_train):,} training names -> a stream of {len(s_train):,} tokens")
 print(ntok.decode(s_train[:60]))
 

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmlib import metrics
+
 __all__ = ["NGramLM", "ngram_codes", "count_ngrams", "modified_kn_discounts"]
 
 SMOOTHINGS = ("kneser-ney", "modified-kneser-ney", "add-k", "mle")
@@ -293,7 +295,7 @@ class NGramLM:
 
     def perplexity(self, ids: np.ndarray) -> float:
         """``exp(cross_entropy(ids))``: the effective number of equally likely choices."""
-        return float(np.exp(self.cross_entropy(ids)))
+        return metrics.perplexity(self.cross_entropy(ids))
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, rng: np.random.Generator, context: Sequence[int] = ()) -> np.ndarray:

@@ -2,6 +2,7 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -29,19 +30,12 @@ from collections import Counter
 
 import numpy as np
 
-from lmlib.data import names
+from lmlib.data import names, names_stream
 from lmlib.ngram import NGramLM
 
 ntok, words_train, words_dev, words_test = names()
 V = ntok.vocab_size  # 27: '.' is id 0, 'a'..'z' are ids 1..26
-
-
-def names_stream(words):
-    """Ids of ``.word1.word2. ... .``: one boundary token between words and at each end."""
-    return ntok.encode("." + ".".join(words) + ".")
-
-
-s_train = names_stream(words_train)
+s_train = names_stream(words_train, ntok)  # .emma.olivia. ... : '.' between and around names
 
 # %% [markdown]
 # ## Exercise 1: count bigrams

@@ -159,6 +159,61 @@ def test_kneser_ney_trigram_by_hand():
                                NGramLM(2, discount=0.5).fit(HAND_IDS, 3).next_token_probs([2]))
 
 
+def kneser_ney_reference(ids, order, V, context, discounts):
+    """P_KN(. | context) with plain Python dicts, written straight from the formulas:
+    real counts at the top order, continuation counts N1+(. g) below, uniform at the bottom.
+    ``discounts[m - 1]`` is (D1, D2, D3+) of order m."""
+    ids = [int(t) for t in ids]
+    h = tuple(int(t) for t in context)[max(0, len(context) - (order - 1)):] if order > 1 else ()
+    top = len(h) + 1
+    counts = {m: Counter(tuple(ids[i:i + m]) for i in range(len(ids) - m + 1))
+              for m in range(1, order + 1)}
+    cont = {m: Counter(g[1:] for g in counts[m + 1]) for m in range(1, order)}
+
+    def prob(m, h, w):
+        if m == 0:
+            return 1.0 / V
+        table = counts[m] if m == top else cont[m]
+        lower = prob(m - 1, h[1:], w)
+        after_h = {g[-1]: c for g, c in table.items() if g[:-1] == h}
+        total = sum(after_h.values())
+        if total == 0:
+            return lower
+        d1, d2, d3 = discounts[m - 1]
+        a = after_h.get(w, 0)
+        d_a = (0, d1, d2, d3)[min(a, 3)]
+        mass = sum((0, d1, d2, d3)[min(c, 3)] for c in after_h.values())
+        return max(a - d_a, 0) / total + mass / total * lower
+
+    return np.array([prob(top, h, w) for w in range(V)])
+
+
+@given(data=corpus_and_context(), modified=st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_kneser_ney_equals_dict_reference(data, modified):
+    ids, vocab_size, order, context = data
+    lm = NGramLM(order, "modified-kneser-ney" if modified else "kneser-ney",
+                 discount=0.6).fit(ids, vocab_size)
+    if modified:  # the discounts estimated from count-of-counts, checked on their own below
+        discounts = [tuple(d) for d in lm.discounts]
+    else:
+        discounts = [(0.6, 0.6, 0.6)] * order
+    expected = kneser_ney_reference(ids, order, vocab_size, context, discounts)
+    np.testing.assert_allclose(lm.next_token_probs(context), expected, rtol=1e-10, atol=1e-15)
+
+
+def test_cross_entropy_equals_torch():
+    import torch
+    rng = np.random.default_rng(5)
+    train, val = rng.integers(0, 6, 2000), rng.integers(0, 6, 300)
+    for smoothing in ["kneser-ney", "modified-kneser-ney", "add-k"]:
+        lm = NGramLM(3, smoothing, k=0.2).fit(train, 6)
+        logits = np.log(np.stack([lm.next_token_probs(val[t - 2:t]) for t in range(2, 300)]))
+        expected = torch.nn.functional.cross_entropy(torch.tensor(logits, dtype=torch.float64),
+                                                     torch.tensor(val[2:]))
+        assert lm.cross_entropy(val) == pytest.approx(expected.item(), rel=1e-12)
+
+
 def test_modified_kn_discounts_formula():
     counts = np.array([1] * 10 + [2] * 5 + [3] * 3 + [4] * 2 + [9])
     y = 10 / (10 + 2 * 5)

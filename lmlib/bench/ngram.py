@@ -9,16 +9,9 @@ from __future__ import annotations
 import statistics
 import tracemalloc
 
-import numpy as np
-
 from lmlib.bench import Measurement, peak_memory_mb, stopwatch
-from lmlib.data import names, shakespeare
+from lmlib.data import names, names_stream, shakespeare
 from lmlib.ngram import NGramLM
-
-
-def names_stream(tok, words) -> np.ndarray:
-    """Ids of the words joined with the boundary token: ``.emma.olivia.`` (shape ``(N,)``)."""
-    return tok.encode("." + ".".join(words) + ".")
 
 
 def _fit_and_score(train, val, vocab_size, order=6):
@@ -66,16 +59,16 @@ def run() -> list[Measurement]:
                  "< KN" if order >= 5 else "")
 
     ntok, words_train, words_dev, words_test = names()
-    s_train = names_stream(ntok, words_train)
+    s_train = names_stream(words_train, ntok)
     for smoothing, kwargs in [("add-k", dict(k=1.0)), ("kneser-ney", {})]:
         lm = NGramLM(2, smoothing, **kwargs).fit(s_train, ntok.vocab_size)
         label = "add-1" if smoothing == "add-k" else "KN"
         for split, words in (("dev", words_dev), ("test", words_test)):
             out.append(Measurement(f"names {split} bigram {label}",
-                                   lm.cross_entropy(names_stream(ntok, words)), "nats/char",
+                                   lm.cross_entropy(names_stream(words, ntok)), "nats/char",
                                    "~2.45"))
     for order in (3, 4, 5):
         lm = NGramLM(order, "modified-kneser-ney").fit(s_train, ntok.vocab_size)
         out.append(Measurement(f"names dev {order}-gram modified KN",
-                               lm.cross_entropy(names_stream(ntok, words_dev)), "nats/char"))
+                               lm.cross_entropy(names_stream(words_dev, ntok)), "nats/char"))
     return out
