@@ -86,14 +86,14 @@ assert N[0].sum() == len(words_train)
 print("most common bigram:", ntok.decode(np.unravel_index(N.argmax(), N.shape)), N.max())
 
 # %%
-fig, ax = plt.subplots(figsize=(14, 14))
+fig, ax = plt.subplots(figsize=(13, 13))
 ax.imshow(N, cmap="Blues")
 for a in range(V_names):
     for b in range(V_names):
         pair = ntok.itos[a] + ntok.itos[b]
         color = "white" if N[a, b] > N.max() / 2 else "black"
-        ax.text(b, a - 0.18, pair, ha="center", va="center", fontsize=7, color=color)
-        ax.text(b, a + 0.22, N[a, b], ha="center", va="center", fontsize=6, color=color)
+        ax.text(b, a, f"{pair}\n{N[a, b]}", ha="center", va="center", fontsize=6.5,
+                color=color, linespacing=1.4)
 ax.set_xticks(range(V_names), ntok.itos)
 ax.set_yticks(range(V_names), ntok.itos)
 ax.set_xlabel("next character")
