@@ -466,13 +466,12 @@ best_order = min(kn_val, key=kn_val.get)
 print(f"best Kneser-Ney: {best_order}-gram, val {kn_val[best_order]:.4f} nats/char")
 if not FAST:
     assert kn_val[best_order] <= 1.54
-    assert abs(models["add-k", 2].cross_entropy(val) - NGramLM(2, "add-k", k=1.0).fit(
-        train, V).cross_entropy(val)) < 0.05
     assert abs(NGramLM(2, "add-k", k=1.0).fit(train, V).cross_entropy(val) - 2.48) <= 0.01
 
 # %% [markdown]
-# Train loss falls with every order: a 7-gram has seen most of its training contexts only
-# once or twice, so it nearly recites the text. Val loss falls, bottoms out around order 6
+# Train loss falls with every order: about three quarters of the distinct 6-character
+# contexts of a 7-gram occur only once or twice in training, so on its own text the model
+# nearly recites. Val loss falls, bottoms out around order 6
 # for Kneser–Ney, then rises: the contexts get too specific to recur. Add-k turns up much
 # earlier, because it spreads its pseudo-counts evenly over all 65 characters instead of
 # backing off to what shorter contexts know.
