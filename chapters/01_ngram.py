@@ -168,6 +168,20 @@ if not FAST:
     assert abs(names_bigram["dev"] - 2.45) < 0.02
 
 # %% [markdown]
+# The same number from PyTorch: a bigram model's "logits" for the next character are just
+# the log-probabilities of the row of the current one, and `F.cross_entropy` takes it from
+# there.
+
+# %%
+import torch
+import torch.nn.functional as F
+
+logits = torch.log(torch.tensor(P1))[torch.tensor(s_dev[:-1])]      # (N - 1, V)
+torch_loss = F.cross_entropy(logits, torch.tensor(s_dev[1:])).item()
+np.testing.assert_allclose(torch_loss, names_bigram["dev"], rtol=1e-12)
+print(f"PyTorch cross-entropy: {torch_loss:.4f}")
+
+# %% [markdown]
 # > **Myth vs fact.** *Myth:* "a language model approximates the probability of a text with
 # > a product of next-token probabilities." *Fact:* the chain rule
 # > $P(x_1 \dots x_T) = \prod_t P(x_t \mid x_{<t})$ is **exact**, for any distribution at all.
