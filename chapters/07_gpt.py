@@ -372,10 +372,22 @@ for name, r in results.items():
           f"{r['bytes'] / 1e6:7.2f} MB")
 
 # %% [markdown]
-# Look at the second number: on positions whose 6-character context never occurs in the
-# training text, the n-gram has to back off to shorter contexts, while the networks
-# generalise from similar contexts, so the gap between them narrows or turns there. And
-# compare the sizes: the n-gram's tables against the networks' weights.
+# Look at the second number. On positions whose 6-character context never occurs in the
+# training text, the n-gram has to back off to shorter contexts; a network can instead
+# generalise from *similar* contexts, which is where it can beat counting, but only once it
+# has learned enough. The differences below (negative: the network is better) show how far
+# each network has got. Measured with the shipped GPT after 1600 steps: 0.20 nats behind
+# the 6-gram overall, and the same 0.20 behind on unseen contexts; it is too little
+# training, not the unseen contexts, that holds this small GPT back. And compare the sizes:
+# the n-gram's tables against the networks' weights.
+
+# %%
+if "6-gram Kneser-Ney" in results:
+    ref = results["6-gram Kneser-Ney"]
+    for name, r in results.items():
+        if name != "6-gram Kneser-Ney":
+            print(f"{name:16s} minus the 6-gram: {r['val'] - ref['val']:+.3f} on all val positions, "
+                  f"{r['unseen'] - ref['unseen']:+.3f} on unseen contexts")
 
 # %%
 if results:
