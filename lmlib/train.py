@@ -700,7 +700,7 @@ PRESETS: dict[str, dict] = {
     # the course's recommended 10-minute CPU configuration
     "cpu-10min": dict(
         model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
-        train=dict(steps=6000, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup=100,
+        train=dict(steps=4000, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup=100,
                    eval_interval=500, eval_batches=20)),
     # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
     "shakespeare-gpt": dict(
