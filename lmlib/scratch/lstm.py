@@ -30,9 +30,10 @@ GATES = ("input", "forget", "cell", "output")
 
 
 def sigmoid(a):
-    """The logistic function ``1 / (1 + exp(-a))``, written with tanh so that large negative
-    ``a`` cannot overflow ``exp``."""
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
+    """The logistic function ``1 / (1 + exp(-a))``, computed from ``e = exp(-|a|)`` so that
+    ``exp`` never overflows: ``1 / (1 + e)`` for ``a >= 0``, ``e / (1 + e)`` below."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0, e) / (1.0 + e)
 
 
 class LSTM:

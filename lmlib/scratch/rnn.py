@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RNN", "check_sequence", "check_state"]
+__all__ = ["RNN", "RNNLM", "check_sequence", "check_state", "stream_batches", "train_tbptt",
+           "train_rnnlm_on_names"]
 
 
 def check_sequence(x, input_size: int, name: str = "x") -> np.ndarray:
@@ -163,3 +164,179 @@ class RNN:
             rnn.params[name] = getattr(module, f"{name}_l0").detach().cpu().numpy().astype(dtype)
         rnn.grads = {name: np.zeros_like(p) for name, p in rnn.params.items()}
         return rnn
+
+
+class RNNLM:
+    """A character-level language model in NumPy: embedding -> tanh RNN -> linear read-out.
+
+        idx (B, T) -> wte (B, T, C) -> RNN (B, T, H) -> lm_head (B, T, V) logits
+
+    ``forward(idx, targets=None, h0=None) -> (logits, loss)`` keeps the last hidden state in
+    ``self.h`` ``(B, H)``: pass it as ``h0`` to the next chunk of the same streams to carry
+    the memory on (truncated BPTT: the gradient stops at the chunk boundary because nothing
+    backpropagates into ``h0``). ``backward()`` fills ``grads``; ``params``/``grads`` are flat
+    dicts (``"wte.weight"``, ``"rnn.weight_hh"``, ...) of the layers' own arrays.
+    """
+
+    def __init__(self, vocab_size: int, n_embd: int, hidden_size: int, rng=None,
+                 dtype=np.float64):
+        from lmlib.scratch.layers import Embedding, Linear
+
+        rng = _init_rng(rng)
+        self.vocab_size, self.n_embd, self.hidden_size = vocab_size, n_embd, hidden_size
+        self.wte = Embedding(vocab_size, n_embd, rng=rng, dtype=dtype)
+        self.rnn = RNN(n_embd, hidden_size, rng=rng, dtype=dtype)
+        self.lm_head = Linear(hidden_size, vocab_size, rng=rng, dtype=dtype)
+        self.lm_head.params["weight"] *= 0.1  # near-uniform first predictions: loss ~ ln V
+        self.layers = {"wte": self.wte, "rnn": self.rnn, "lm_head": self.lm_head}
+        self.h: np.ndarray | None = None
+        self._cache = None
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
+                for k, v in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
+                for k, v in layer.grads.items()}
+
+    def num_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+    def __repr__(self) -> str:
+        return (f"RNNLM(vocab_size={self.vocab_size}, n_embd={self.n_embd}, "
+                f"hidden_size={self.hidden_size}) with {self.num_params():,} parameters")
+
+    def forward(self, idx, targets=None, h0=None):
+        """``idx`` int ``(B, T)`` -> ``(logits (B, T, V), loss)``; ``loss`` is the mean
+        cross-entropy against ``targets`` ``(B, T)`` or None."""
+        from lmlib.scratch import functional as F
+
+        idx = np.asarray(idx)
+        if idx.ndim != 2:
+            raise ValueError(f"idx must have shape (B, T), got shape {idx.shape}")
+        emb = self.wte.forward(idx.T)                      # (T, B, C): time-major for the RNN
+        hs, rnn_cache = self.rnn.forward(emb, h0)          # (T, B, H)
+        self.h = hs[-1]
+        logits = self.lm_head.forward(hs).transpose(1, 0, 2)  # (B, T, V)
+        loss, dlogits = (None, None) if targets is None else F.cross_entropy(logits, targets)
+        self._cache = (rnn_cache, dlogits)
+        return logits, loss
+
+    def backward(self) -> None:
+        """Backpropagate the loss of the last ``forward`` through time; fills ``grads``."""
+        if self._cache is None or self._cache[1] is None:
+            raise RuntimeError("call forward(idx, targets) before backward()")
+        rnn_cache, dlogits = self._cache
+        dhs = self.lm_head.backward(dlogits.transpose(1, 0, 2))  # (T, B, H)
+        demb = self.rnn.backward(dhs, rnn_cache)                   # (T, B, C)
+        self.wte.backward(demb)
+
+    def loss_on_words(self, words, tokenizer) -> float:
+        """Mean loss per character of ``words`` (names), each read from a zero state after
+        the boundary ``.`` (id 0), its closing ``.`` predicted too. Names of the same length
+        go through together."""
+        from lmlib.scratch import functional as F
+
+        by_len: dict[int, list] = {}
+        for w in words:
+            by_len.setdefault(len(w), []).append(tokenizer.encode(w))
+        total, count = 0.0, 0
+        for n, group in by_len.items():
+            ids = np.stack(group)                                  # (N, n)
+            zeros = np.zeros((len(ids), 1), dtype=np.int64)
+            x, y = np.concatenate([zeros, ids], 1), np.concatenate([ids, zeros], 1)
+            logits, _ = self.forward(x)
+            loss, _ = F.cross_entropy(logits, y)
+            total, count = total + loss * y.size, count + y.size
+        return total / count
+
+    def sample(self, tokenizer, n: int = 10, seed: int = 0, max_len: int = 30,
+               temperature: float = 1.0) -> list[str]:
+        """``n`` names, one character at a time from a zero state until ``.`` (id 0); the
+        hidden state is carried, so each character costs one RNN step."""
+        from lmlib.scratch import functional as F
+
+        rng = np.random.default_rng(seed)
+        cur = np.zeros((n, 1), dtype=np.int64)
+        out = np.zeros((n, max_len), dtype=np.int64)
+        h = None
+        for t in range(max_len):
+            logits, _ = self.forward(cur, h0=h)
+            h = self.h
+            p = F.softmax(logits[:, -1] / temperature)
+            u = rng.random((n, 1))
+            cur = np.minimum((p.cumsum(axis=1) < u).sum(axis=1), self.vocab_size - 1)[:, None]
+            out[:, t] = cur[:, 0]
+        return [tokenizer.decode(row).split(".")[0] for row in out]
+
+
+def stream_batches(ids, batch_size: int):
+    """Cut one token stream into ``batch_size`` equal contiguous tracks, ``(B, N // B)``:
+    row ``b`` continues where it was, so a hidden state can be carried chunk to chunk."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be one stream of shape (N,), got shape {ids.shape}")
+    n = len(ids) // batch_size
+    if n < 2:
+        raise ValueError(f"ids has {len(ids)} tokens, too few for {batch_size} tracks")
+    return ids[:n * batch_size].reshape(batch_size, n)
+
+
+def train_tbptt(model: RNNLM, ids, optimizer, steps: int, batch_size: int = 32,
+                bptt: int = 32, clip: float | None = 1.0, lr_schedule=None) -> dict:
+    """Truncated backpropagation through time for a NumPy language model.
+
+    The stream ``ids`` is cut into ``batch_size`` tracks; each step reads the next ``bptt``
+    characters of every track, starting from the hidden state the previous chunk ended in
+    (no gradient flows into it: that is the truncation), backpropagates through those
+    ``bptt`` steps, clips the gradients by global norm (``lmlib.scratch.optim``) and takes
+    one ``optimizer`` step. At the end of the tracks it starts again from a zero state.
+    Returns ``{"loss": [...], "grad_norm": [...]}``, one entry per step (norm before clipping).
+    """
+    from lmlib.scratch.optim import clip_grad_norm
+
+    tracks = stream_batches(ids, batch_size)
+    hist = {"loss": [], "grad_norm": []}
+    pos, h = 0, None
+    for step in range(steps):
+        if pos + bptt + 1 > tracks.shape[1]:
+            pos, h = 0, None
+        x, y = tracks[:, pos:pos + bptt], tracks[:, pos + 1:pos + bptt + 1]
+        if lr_schedule is not None:
+            optimizer.lr = lr_schedule(step)
+        _, loss = model.forward(x, y, h0=h)
+        model.backward()
+        grads = model.grads
+        norm = clip_grad_norm(grads, clip) if clip else float(
+            np.sqrt(sum((g ** 2).sum() for g in grads.values())))
+        optimizer.step(grads)
+        h, pos = model.h, pos + bptt
+        hist["loss"].append(loss)
+        hist["grad_norm"].append(norm)
+    return hist
+
+
+def train_rnnlm_on_names(model: RNNLM, steps: int = 6000, batch_size: int = 32, bptt: int = 16,
+                         lr: float = 5e-3, log_every: int = 0) -> dict:
+    """Chapter 03's recipe: Adam, truncated BPTT over the names train split read as one
+    stream (``.emma.olivia.``), clipping at 1, learning rate decayed by cosine to lr/20.
+    Returns the history with the dev and test losses (name by name) at the end."""
+    import math
+
+    from lmlib.data import names
+    from lmlib.scratch.optim import Adam
+
+    tok, tr, dev, te = names()
+    ids = tok.encode("." + ".".join(tr) + ".")
+    opt = Adam(model.params, lr=lr)
+    sched = lambda s: lr / 20 + 0.5 * (lr - lr / 20) * (1 + math.cos(math.pi * s / steps))
+    hist = train_tbptt(model, ids, opt, steps, batch_size=batch_size, bptt=bptt, clip=1.0,
+                       lr_schedule=sched)
+    hist["dev"] = model.loss_on_words(dev, tok)
+    hist["test"] = model.loss_on_words(te, tok)
+    if log_every:
+        print(f"dev {hist['dev']:.4f} test {hist['test']:.4f}")
+    return hist
