@@ -244,7 +244,7 @@ class RNNLM:
         for w in words:
             by_len.setdefault(len(w), []).append(tokenizer.encode(w))
         total, count = 0.0, 0
-        for n, group in by_len.items():
+        for group in by_len.values():
             ids = np.stack(group)                                  # (N, n)
             zeros = np.zeros((len(ids), 1), dtype=np.int64)
             x, y = np.concatenate([zeros, ids], 1), np.concatenate([ids, zeros], 1)
