@@ -18,6 +18,7 @@ The shipped checkpoint ``lmlib/assets/lstm_shakespeare.safetensors`` is the mode
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -57,14 +58,33 @@ def train_shakespeare(checkpoint=None, log=None, progress: bool = False, **overr
     torch.manual_seed(0)
     model = LSTMLM(tok.vocab_size, **SHAKESPEARE_MODEL)
     config = dict(SHAKESPEARE_TRAIN, **overrides)
+    times = checkpoint.with_suffix(".times.json")  # wall and CPU seconds of the training
+    done = _saved_step(checkpoint) >= config["steps"] and times.is_file()
     wall, cpu = time.perf_counter(), time.process_time()
     history = train(model, train_ids, val_ids, checkpoint=checkpoint, progress=progress,
                     plot=False, log=log, resume=True, extra={"itos": tok.itos}, **config)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if done:  # a finished run picked up again: its times are the ones it measured
+        wall, cpu = (json.loads(times.read_text(encoding="utf-8"))[k] for k in ("wall_s", "cpu_s"))
+    else:
+        times.write_text(json.dumps(dict(wall_s=wall, cpu_s=cpu)), encoding="utf-8")
     load_state_dict_file(model, checkpoint)
     return dict(history=history, wall_s=wall, cpu_s=cpu, checkpoint=checkpoint,
                 val_windows=evaluate(model, val_ids, block_size=config["block_size"]),
                 val_stream=stream_loss(model, val_ids))
+
+
+def _saved_step(checkpoint) -> int:
+    """The step of the training state saved next to ``checkpoint`` (0 when there is none)."""
+    from safetensors import safe_open
+
+    from lmlib.train import state_path
+
+    path = state_path(checkpoint)
+    if not path.is_file():
+        return 0
+    with safe_open(str(path), framework="pt") as f:
+        return int((f.metadata() or {}).get("step", 0))
 
 
 def names_streams():
@@ -186,9 +206,10 @@ def run() -> list[Measurement]:
                     "every val char once, state reset every 128"),
         Measurement("shakespeare val (split, one stream)", sp["val_stream"], "nats/char", "",
                     "every val char once, state carried"),
-        Measurement("shakespeare train wall", sp["wall_s"], "s", "<= 600",
-                    f"{torch.get_num_threads()} thread(s); includes evals"),
-        Measurement("shakespeare train CPU", sp["cpu_s"], "s", "", "process CPU time"),
+        Measurement("shakespeare train wall", sp["wall_s"], "s", "",
+                    f"{torch.get_num_threads()} torch thread(s); includes evals; shared machine"),
+        Measurement("shakespeare train CPU", sp["cpu_s"], "s", "<= 600",
+                    "process CPU time (= wall on an idle core)"),
     ]
     nm = train_names()
     out += [
@@ -205,22 +226,53 @@ def run() -> list[Measurement]:
     out += [
         Measurement("LSTM fwd+bwd NumPy", sp_["numpy_s"], "s", "", "T,B,I,H = 128,32,64,384"),
         Measurement("LSTM fwd+bwd PyTorch", sp_["torch_s"], "s", "", "float32"),
-        Measurement("LSTM NumPy/PyTorch ratio", sp_["ratio"], "x", "", "median of 5"),
+        Measurement("LSTM NumPy/PyTorch ratio", sp_["ratio"], "x", "",
+                    f"median of 5; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"),
     ]
     return out
 
 
+def ship(result: dict, dest=None, **measured) -> Path:
+    """Copy the checkpoint of ``train_shakespeare``'s ``result`` to ``dest`` (by default the
+    course's asset) and write ``dest`` with a ``.json`` suffix: the recipe, the training
+    history and what was measured (``measured`` overrides, e.g. the CPU seconds of a run
+    that was resumed). Both written atomically."""
+    import torch
+
+    from lmlib.models.lstm import ASSET
+
+    dest = Path(dest or ASSET)
+    h = result["history"]
+    record = dict(model=SHAKESPEARE_MODEL, train=SHAKESPEARE_TRAIN, history=h.to_dict(),
+                  wall_s=result["wall_s"], cpu_s=result["cpu_s"],
+                  val_windows=result["val_windows"], val_stream=result["val_stream"],
+                  threads=torch.get_num_threads(), torch=torch.__version__)
+    record.update(measured)
+    for src, target, text in ((result["checkpoint"], dest, None),
+                              (None, dest.with_suffix(".json"), json.dumps(record, indent=1))):
+        tmp = target.with_name(target.name + ".tmp")
+        if text is None:
+            shutil.copyfile(src, tmp)
+        else:
+            tmp.write_text(text + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+    return dest
+
+
 def main(argv=None) -> int:
-    """``python -m lmlib.bench.lstm --ship``: train the Shakespeare LSTM once and copy the
-    best model into ``lmlib/assets`` (what the course ships)."""
+    """``python -m lmlib.bench.lstm --ship``: train the Shakespeare LSTM once (or pick up the
+    finished run in ``build/bench``) and copy the best model with its record into
+    ``lmlib/assets`` (what the course ships)."""
     import argparse
 
     import lmlib
-    from lmlib.models.lstm import ASSET
 
     parser = argparse.ArgumentParser(prog="python -m lmlib.bench.lstm")
     parser.add_argument("--ship", action="store_true", help="copy the result to lmlib/assets")
     parser.add_argument("--log", default=None)
+    parser.add_argument("--cpu-s", type=float, default=None,
+                        help="CPU seconds of the training, when it ran in an earlier process")
+    parser.add_argument("--wall-s", type=float, default=None)
     args = parser.parse_args(argv)
     lmlib.setup()
     log = open(args.log, "a", encoding="utf-8") if args.log else sys.stdout
@@ -230,10 +282,11 @@ def main(argv=None) -> int:
           f"windows {sp['val_windows']:.4f}, stream {sp['val_stream']:.4f}; wall "
           f"{sp['wall_s']:.0f} s, CPU {sp['cpu_s']:.0f} s", file=log, flush=True)
     if args.ship:
-        tmp = ASSET.with_suffix(".tmp")
-        shutil.copyfile(sp["checkpoint"], tmp)
-        os.replace(tmp, ASSET)
-        print(f"# shipped {ASSET} ({ASSET.stat().st_size / 1e6:.2f} MB)", file=log, flush=True)
+        measured = {k: v for k, v in (("cpu_s", args.cpu_s), ("wall_s", args.wall_s))
+                    if v is not None}
+        dest = ship(sp, **measured)
+        print(f"# shipped {dest} ({dest.stat().st_size / 1e6:.2f} MB) and its .json",
+              file=log, flush=True)
     return 0
 
 
