@@ -274,3 +274,19 @@ def test_shipped_checkpoint_loads_and_predicts_shakespeare():
     assert extra["itos"] == tok.itos
     loss = stream_loss(model, val[:5000])
     assert loss < 1.75, f"the shipped LSTM scores {loss:.3f} nats/char on the start of val"
+
+
+def test_lstmlm_from_config_and_generic_checkpoint_loading(tmp_path):
+    from lmlib.models import LSTMConfig, LSTMLM
+    from lmlib.train import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    model = LSTMLM(LSTMConfig(vocab_size=11, n_embd=6, hidden_size=8, n_layers=2))
+    assert model.config == LSTMConfig(11, 6, 8, 2, 0.0)
+    path = save_checkpoint(model, tmp_path / "m.safetensors", extra={"note": "x"})
+    loaded, extra = load_checkpoint(path)  # builds the model from the metadata alone
+    assert isinstance(loaded, LSTMLM) and extra == {"note": "x"}
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=k)
+    with pytest.raises(TypeError, match="either an LSTMConfig or the sizes"):
+        LSTMLM(LSTMConfig(11, 6, 8), 6)

@@ -42,15 +42,22 @@ class LSTMConfig:
 class LSTMLM(nn.Module):
     """Embedding, a stack of LSTM layers, and a linear read-out to next-token logits.
 
+    Build it from sizes, ``LSTMLM(65, 64, 384)``, or from a config, ``LSTMLM(LSTMConfig(...))``.
     ``forward(idx, targets=None) -> (logits, loss)``: ``idx`` ``(B, T)`` token ids, ``logits``
     ``(B, T, V)``, ``loss`` the mean cross-entropy over targets that are not ``-1`` (or None
     without targets). ``run(idx, state)`` is the same forward pass that also takes and returns
     the recurrent state ``(h, c)``, each ``(L, B, H)``, to carry across chunks of a long text.
     """
 
-    def __init__(self, vocab_size: int, n_embd: int, hidden_size: int, n_layers: int = 1,
-                 dropout: float = 0.0):
+    def __init__(self, vocab_size: int | LSTMConfig, n_embd: int | None = None,
+                 hidden_size: int | None = None, n_layers: int = 1, dropout: float = 0.0):
         super().__init__()
+        if isinstance(vocab_size, LSTMConfig):  # LSTMLM(config), as lmlib.train.load_checkpoint does
+            if n_embd is not None or hidden_size is not None:
+                raise TypeError("pass either an LSTMConfig or the sizes, not both")
+            c = vocab_size
+            vocab_size, n_embd, hidden_size, n_layers, dropout = (
+                c.vocab_size, c.n_embd, c.hidden_size, c.n_layers, c.dropout)
         for name, value in (("vocab_size", vocab_size), ("n_embd", n_embd),
                             ("hidden_size", hidden_size), ("n_layers", n_layers)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
