@@ -277,7 +277,7 @@ def test_shipped_checkpoint_loads_and_predicts_shakespeare():
 
 
 def test_lstmlm_from_config_and_generic_checkpoint_loading(tmp_path):
-    from lmlib.models import LSTMConfig, LSTMLM
+    from lmlib.models import LSTMLM, LSTMConfig
     from lmlib.train import load_checkpoint, save_checkpoint
 
     torch.manual_seed(0)
@@ -290,3 +290,42 @@ def test_lstmlm_from_config_and_generic_checkpoint_loading(tmp_path):
         torch.testing.assert_close(a, b, msg=k)
     with pytest.raises(TypeError, match="either an LSTMConfig or the sizes"):
         LSTMLM(LSTMConfig(11, 6, 8), 6)
+
+
+def test_stream_loss_carries_the_state_across_chunks():
+    from lmlib.models import LSTMLM
+    from lmlib.models.lstm import stream_loss
+
+    torch.manual_seed(0)
+    model = LSTMLM(vocab_size=11, n_embd=6, hidden_size=8).double()
+    ids = torch.randint(0, 11, (50,))
+    logits, _ = model.run(ids[None, :-1])
+    expected = torch.nn.functional.cross_entropy(logits[0], ids[1:]).item()
+    assert abs(stream_loss(model, ids, chunk=7) - expected) < 1e-12
+    assert abs(stream_loss(model, ids.numpy(), chunk=100) - expected) < 1e-12
+
+
+def test_names_loss_reads_each_name_from_an_empty_state():
+    from lmlib.bench.lstm import names_loss
+    from lmlib.data import CharTokenizer
+    from lmlib.models import LSTMLM
+
+    tok = CharTokenizer(".abcdefghijklmnopqrstuvwxyz")
+    torch.manual_seed(0)
+    model = LSTMLM(27, 5, 8).double()
+    words = ["emma", "bo", "ava", "christopher"]
+    total, count = 0.0, 0
+    for w in words:
+        ids = torch.as_tensor(tok.encode("." + w + "."))
+        logits, _ = model(ids[None, :-1])
+        total += torch.nn.functional.cross_entropy(logits[0], ids[1:], reduction="sum").item()
+        count += len(w) + 1
+    assert abs(names_loss(model, words, tok, batch_size=3) - total / count) < 1e-10
+
+
+def test_lstm_speed_measures_both():
+    from lmlib.bench.lstm import lstm_speed
+
+    r = lstm_speed(T=4, B=2, I=3, H=5, repeats=2)
+    assert r["numpy_s"] > 0 and r["torch_s"] > 0
+    assert abs(r["ratio"] - r["numpy_s"] / r["torch_s"]) < 1e-12

@@ -1,6 +1,8 @@
 """Chapter 04's numbers: the LSTM language models and the NumPy vs PyTorch LSTM speed.
 
-``python -m lmlib.bench lstm`` (full mode, about 15 minutes of CPU on one thread) measures:
+``OMP_NUM_THREADS=1 python -m lmlib.bench lstm`` (full mode; about 10 minutes of CPU on one
+thread, half of it the Shakespeare LSTM, which is picked up instead of retrained when a
+finished run lies in ``build/bench``) measures:
 
 - the Shakespeare LSTM (1 layer x 384 units, 64-dim embeddings, batch 32 x 128 characters,
   AdamW 3e-3 with warm-up and cosine, clipping 1.0, one torch thread) trained with the
