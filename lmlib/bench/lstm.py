@@ -149,8 +149,9 @@ def train_names(checkpoint=None, progress: bool = False, log=None, **overrides) 
 
 
 def lstm_speed(T: int = 128, B: int = 32, I: int = 64, H: int = 384, repeats: int = 5) -> dict:
-    """Median seconds of forward + backward of the same LSTM layer in NumPy and in PyTorch
-    (float32, the threads torch is set to), and their ratio."""
+    """Median CPU seconds of forward + backward of the same LSTM layer in NumPy and in
+    PyTorch (float32, the threads torch is set to; run NumPy with ``OMP_NUM_THREADS=1`` for a
+    like-for-like one-thread comparison), and their ratio."""
     import torch
 
     from lmlib.scratch.lstm import LSTM
@@ -175,10 +176,10 @@ def lstm_speed(T: int = 128, B: int = 32, I: int = 64, H: int = 384, repeats: in
     for name, fn in (("numpy", numpy_step), ("torch", torch_step)):
         fn()  # warm up
         runs = []
-        for _ in range(repeats):
-            t = time.perf_counter()
+        for _ in range(repeats):  # CPU time: robust to other processes on a shared machine
+            t = time.process_time()
             fn()
-            runs.append(time.perf_counter() - t)
+            runs.append(time.process_time() - t)
         times[name] = float(np.median(runs))
     return dict(numpy_s=times["numpy"], torch_s=times["torch"],
                 ratio=times["numpy"] / times["torch"], shape=(T, B, I, H))
@@ -226,7 +227,8 @@ def run() -> list[Measurement]:
         print(f"skipping the NumPy RNN: {err}", file=sys.stderr)
     sp_ = lstm_speed()
     out += [
-        Measurement("LSTM fwd+bwd NumPy", sp_["numpy_s"], "s", "", "T,B,I,H = 128,32,64,384"),
+        Measurement("LSTM fwd+bwd NumPy", sp_["numpy_s"], "s", "",
+                    "CPU time; T,B,I,H = 128,32,64,384"),
         Measurement("LSTM fwd+bwd PyTorch", sp_["torch_s"], "s", "", "float32"),
         Measurement("LSTM NumPy/PyTorch ratio", sp_["ratio"], "x", "",
                     f"median of 5; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"),
