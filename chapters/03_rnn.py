@@ -335,7 +335,7 @@ ax1.set(xlabel="step", ylabel="loss (nats/char)", title="NumPy char-RNN on names
 ax1.legend()
 ax2.semilogy(hist["grad_norm"], lw=0.6)
 ax2.axhline(1.0, color="r", ls="--", label="clip at 1.0")
-ax2.set(xlabel="step", ylabel="global gradient norm (before clipping)", title="gradient norm")
+ax2.set(xlabel="step", ylabel="norm", title="global gradient norm, before clipping")
 ax2.legend()
 plt.show()
 
