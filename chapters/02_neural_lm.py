@@ -85,6 +85,13 @@ P = counts / counts.sum(axis=1, keepdims=True)
 count_loss = -np.log(P[xb, Yb]).mean()
 print(f"count model, train loss: {count_loss:.4f} nats/char")
 
+# check yourself: the same number as chapter 01's n-gram model
+from lmlib.data import names_stream
+from lmlib.ngram import NGramLM
+
+bigram_mle = NGramLM(order=2, smoothing="mle").fit(names_stream(train_words, tok), V)
+assert abs(bigram_mle.cross_entropy(names_stream(train_words, tok)) - count_loss) < 1e-12
+
 # %% [markdown]
 # The network's loss on all `N` pairs is the mean of `-log softmax(W[x])[y]`. Its gradient
 # with respect to the logits is `(p − y) / N` (derived in section 3); each row `W[i]`
@@ -153,11 +160,11 @@ assert abs(bigram_curve[-1] - count_loss) < 0.002
 # it behaves like a count model with a little smoothing (chapter 01's add-k).
 
 # %%
-with np.errstate(divide="ignore"):
-    dev_counts = -np.log(P[Xb_dev[:, 0], Yb_dev]).mean()
+dev_stream = names_stream(dev_words, tok)
+dev_counts = bigram_mle.cross_entropy(dev_stream)
+dev_add1 = NGramLM(order=2, smoothing="add-k", k=1.0).fit(
+    names_stream(train_words, tok), V).cross_entropy(dev_stream)
 dev_net, _ = F.cross_entropy(W[Xb_dev[:, 0]], Yb_dev)
-P1 = (counts + 1) / (counts + 1).sum(axis=1, keepdims=True)
-dev_add1 = -np.log(P1[Xb_dev[:, 0], Yb_dev]).mean()
 print(f"dev loss: counts (MLE) {dev_counts}, counts add-1 {dev_add1:.4f}, network {dev_net:.4f}")
 assert np.isinf(dev_counts) and abs(dev_net - dev_add1) < 0.01
 bigram_dev = dev_net
@@ -691,7 +698,8 @@ def smooth(x, k=100):
 
 fig, ax = plt.subplots()
 for name, losses in cmp.items():
-    ax.plot(smooth(losses, min(100, cmp_steps // 10)), label=name)
+    ax.plot(smooth(losses, min(100, cmp_steps // 10)), label=name,
+            ls="--" if name.startswith("momentum") else "-")
 ax.set(xlabel="step", ylabel="train loss (moving average)", title="optimisers on the MLP",
        ylim=(2.0, 3.4))
 ax.legend()
@@ -701,10 +709,16 @@ plt.show()
 assert all(np.mean(v[-50:]) < np.log(V) - 0.5 for v in cmp.values())
 
 # %% [markdown]
+# The dashed momentum curve lies almost on top of SGD's: with momentum `μ` a gradient that
+# stays the same moves the weights by `lr / (1 − μ)` per step, and `0.01 / (1 − 0.9) = 0.1`,
+# SGD's learning rate. On this problem momentum changes little; Adam's per-parameter step
+# sizes help more.
+
+# %% [markdown]
 # ### Training
 #
 # Adam with batches of 64 and a learning rate decayed exponentially from 3e-3 to 3e-4.
-# In full mode this takes 25,000 steps (a minute or two on a laptop); fast mode trains a
+# In full mode this takes 25,000 steps (under a minute on a laptop); fast mode trains a
 # short run only to show that the code works.
 
 # %%
@@ -735,15 +749,24 @@ if not lmlib.FAST:
     assert dev_loss <= 2.15, dev_loss
 
 # %% [markdown]
-# Three characters of context take the dev loss from the bigram's 2.45 to about 2.11 nats
-# per character, with 11,897 parameters. And the tanh units are now in use, most of them
-# away from saturation:
+# Three characters of context take the dev loss from the bigram's 2.45 to about 2.13 nats
+# per character, with 11,897 parameters.
+#
+# What happened to the tanh units? Training pushes many activations back to ±1 (about a
+# fifth of them in full mode): a unit at ±1 passes almost no gradient *for that example*.
+# The danger is a **dead** unit, saturated on (nearly) every example, which can never learn
+# again. Count them on the dev split, with the fraction of examples on which each unit is
+# saturated:
 
 # %%
-mlp.forward(Xdev[:1000])
+mlp.forward(Xdev)
+sat_per_unit = (np.abs(mlp.h) > 0.99).mean(axis=0)     # (H,) fraction of dev examples
+dead = int((sat_per_unit > 0.99).sum())
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
 axes[0].hist(mlp.h.ravel(), bins=50)
-axes[0].set(xlabel="tanh output h", title="hidden activations after training (dev)")
+axes[0].set(xlabel="tanh output h", yticks=[],
+            title=f"after training: {(np.abs(mlp.h) > 0.99).mean():.0%} of activations at ±1, "
+                  f"{dead} dead units")
 E2 = mlp.params["emb.weight"]
 u, s, vt = np.linalg.svd(E2 - E2.mean(0), full_matrices=False)
 xy = u[:, :2] * s[:2]                  # the two main directions of the embeddings
@@ -753,10 +776,17 @@ for i, ch in enumerate(tok.itos):
 axes[1].set(title="character embeddings, first two principal axes")
 plt.tight_layout()
 plt.show()
+print(f"most saturated unit: at ±1 on {sat_per_unit.max():.0%} of dev examples")
+
+# check yourself: saturation, but no dead unit
+assert dead == 0
 
 # %% [markdown]
-# Vowels tend to gather in the embedding plot: the model found by itself that they play
-# similar roles. Names sampled from the model, one character at a time:
+# On the right, each character's learned 10-dimensional embedding, projected on its two main
+# directions: characters the model treats alike sit close together (only two of ten
+# dimensions are shown, so take the picture as a rough map).
+#
+# Names sampled from the model, one character at a time:
 
 # %%
 samples = mlp.sample(tok, n=20, seed=0)
@@ -857,7 +887,7 @@ assert all(v > 0 for v in timings.values())
 #   separately from the gradient.
 # - Initialisation decides whether tanh units learn at all; a learning-rate sweep picks the
 #   step size.
-# - The MLP language model with 3 characters of context reaches a dev loss of about 2.11
+# - The MLP language model with 3 characters of context reaches a dev loss of about 2.13
 #   (bigram: 2.45), and PyTorch's autograd reproduces every gradient we wrote by hand.
 #
 # **Exercises:** `exercises/02_neural_lm.ipynb`: a stable softmax, cross-entropy with its
