@@ -146,6 +146,7 @@ axes[2].set_title("softmax(W) after training")
 for ax in axes[1:]:
     ax.set_xticks(range(V), tok.itos, fontsize=6)
     ax.set_yticks(range(V), tok.itos, fontsize=6)
+    ax.set(xlabel="next character", ylabel="previous character")
     ax.grid(False)
 plt.tight_layout()
 plt.show()
@@ -156,8 +157,9 @@ assert abs(bigram_curve[-1] - count_loss) < 0.002
 
 # %% [markdown]
 # On the dev split the count table has a problem the network does not: a pair never seen in
-# training has probability 0 and loss `+inf`. The network's softmax never gives exactly 0;
-# it behaves like a count model with a little smoothing (chapter 01's add-k).
+# training has probability 0 and loss `+inf`. The network's softmax never gives exactly 0
+# (after finitely many steps no logit has reached `−∞`), so it behaves like a count model
+# with a little smoothing (chapter 01's add-k).
 
 # %%
 dev_stream = names_stream(dev_words, tok)
@@ -319,6 +321,11 @@ print("1/p - 1/y =", myth[0])
 np.testing.assert_allclose(numeric, p - y, atol=1e-8)
 np.testing.assert_allclose(dz, p - y, rtol=1e-12)
 assert not np.isfinite(myth).all()
+
+# where -y/p fits: it is dL/dp; through softmax's Jacobian dp/dz = diag(p) - p p^T it
+# becomes p - y (the chain rule, one more time)
+J = np.diag(p[0]) - np.outer(p[0], p[0])
+np.testing.assert_allclose(J.T @ (-y[0] / p[0]), (p - y)[0], atol=1e-12)
 
 # %% [markdown]
 # The library's `cross_entropy` is the same function, with checks on its input; both equal
