@@ -567,8 +567,9 @@ print("attention maps:", attn.shape)
 fig, ax = plt.subplots(figsize=(8, 3))
 labels = [f"L{l}H{h}" for l in range(attn.shape[0]) for h in range(attn.shape[1])]
 xs = np.arange(len(labels))
-for i, key in enumerate(("previous", "self", "first")):
-    ax.bar(xs + (i - 1) * 0.27, scores[key].ravel(), width=0.27, label=f"weight on {key} token")
+for i, (key, name) in enumerate((("previous", "the previous character"), ("self", "itself"),
+                                 ("first", "the first character"))):
+    ax.bar(xs + (i - 1) * 0.27, scores[key].ravel(), width=0.27, label=f"weight on {name}")
 ax.set_xticks(xs, labels)
 ax.set_ylabel("mean weight")
 ax.set_title("what each head looks at (averaged over queries)")
@@ -579,6 +580,13 @@ layer_p, head_p = np.unravel_index(scores["previous"].argmax(), scores["previous
 print(f"previous-token head: layer {layer_p}, head {head_p} "
       f"({scores['previous'][layer_p, head_p]:.0%} of its weight on the previous character)")
 assert scores["previous"].max() > 0.6   # check yourself: a clear previous-token head
+
+# other heads: which key does each head of the last layer look at most, summed over queries?
+last = attn[-1]                                                    # (H, T, T)
+for h in range(last.shape[0]):
+    top = int(last[h].sum(axis=0)[1:].argmax()) + 1                # skip key 0 (seen by all)
+    print(f"layer {attn.shape[0] - 1}, head {h}: most-attended key {top} {tokens[top]!r} "
+          f"(entropy {scores['entropy'][-1, h]:.2f} nats)")
 
 # %% [markdown]
 # A **previous-token head** stands out: almost all of its weight sits on the diagonal just

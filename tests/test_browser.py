@@ -26,6 +26,7 @@ from lmlib.lab import install_overrides, lab_command
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "chapters" / "05_attention.ipynb"
 SHOTS = ROOT / "build" / "screenshots"
+FAILURES = ROOT / "build" / "browser_failures"   # screenshots taken when the test fails
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
@@ -112,7 +113,8 @@ def _run_all_cells(page, tries: int = 3) -> None:
             print(f"Run All Cells: no cell started (attempt {attempt + 1})", page.evaluate(
                 "() => [...document.querySelectorAll('.jp-InputArea-prompt')].slice(0, 6)"
                 ".map(p => p.textContent)"))
-            page.screenshot(path=str(SHOTS / "run_all_failure.png"))
+            FAILURES.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(FAILURES / "run_all_cells.png"))
             if attempt == tries - 1:
                 raise
             page.keyboard.press("Escape")
@@ -130,6 +132,9 @@ def test_attention_explorer_in_jupyterlab(lab):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        outside: list[str] = []   # nothing may load from a CDN or anywhere but the server
+        page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
+                else outside.append(r.url))
         try:
             page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?reset&token={token}")
             idle = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
@@ -191,6 +196,7 @@ def test_attention_explorer_in_jupyterlab(lab):
             explorer.locator(".lmlib-attn-token").nth(40).click()
             page.wait_for_function("el => el.textContent.includes('Query 40')",
                                    arg=caption.element_handle(), timeout=20_000)
+            assert explorer.locator(".lmlib-attn-token").count() == 64
             tinted = explorer.locator(".lmlib-attn-token").evaluate_all(
                 "spans => spans.filter(s => s.style.background.startsWith('rgba')).length")
             assert tinted >= 10
@@ -208,7 +214,8 @@ def test_attention_explorer_in_jupyterlab(lab):
                                    arg=[big_caption.element_handle(), old], timeout=20_000)
             big_draw_ms = float(big.locator(".lmlib-attn").get_attribute("data-draw-ms"))
         except Exception:
-            page.screenshot(path=str(SHOTS / "attention_explorer_failure.png"), full_page=True)
+            FAILURES.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(FAILURES / "attention_explorer.png"), full_page=True)
             print("JupyterLab log:\n" + log.read_text(encoding="utf-8")[-3000:])
             print("widgets in the page:", page.evaluate(
                 "() => [...document.querySelectorAll('.jupyter-widgets')].map(e => e.className + ': ' + e.innerText.slice(0, 300))"))
@@ -219,5 +226,6 @@ def test_attention_explorer_in_jupyterlab(lab):
           f"{draw_ms:.1f} ms (T=64), {big_draw_ms:.1f} ms (T=256); screenshot "
           f"{SHOTS / 'attention_explorer.png'}")
     assert not errors, f"JavaScript errors in the page: {errors}"
+    assert not outside, f"requests to other hosts: {outside[:5]}"
     assert big_draw_ms < 200 and draw_ms < 200
     assert (SHOTS / "attention_explorer.png").stat().st_size > 10_000
