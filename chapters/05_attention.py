@@ -39,9 +39,9 @@
 # **Prerequisites**: chapter 02 (softmax, backprop by hand, gradient checking) and chapter 04
 # (a PyTorch language model on Shakespeare).
 #
-# **Time on a laptop CPU**: about 3 minutes (the small model trains for about a minute and a
-# half); under a minute in fast mode, which loads the same model from a checkpoint that ships
-# with `lmlib`.
+# **Time on a laptop CPU**: about 2–3 minutes (the small model trains for one to two
+# minutes); under a minute in fast mode, which loads the same model from a checkpoint that
+# ships with `lmlib`.
 
 # %%
 import math
@@ -518,8 +518,9 @@ for name, (a, b) in checks.items():
 # (`lmlib.models.attention_lm.AttentionLM`, about 113k parameters). Its attention is written
 # out explicitly so that it can return its weights (PyTorch's fused function does not).
 #
-# In full mode the next cell trains it for 1,000 steps (about a minute and a half on one CPU
-# thread); in fast mode it loads the checkpoint that `lmlib` ships, which is this same run.
+# In full mode the next cell trains it for 1,000 steps (one to two minutes on one CPU
+# thread); in fast mode it loads the checkpoint that `lmlib` ships, which is this same run
+# (same seed, same batches: the same weights).
 
 # %%
 from lmlib.data import shakespeare
@@ -593,7 +594,9 @@ for h in range(last.shape[0]):
 # below the main one. It copies "which character came just before" into each position, the
 # same information a bigram model uses, and the second layer can combine it with what other
 # heads gather (broader heads that average over the current word or the last few
-# characters). Explore all of them below: pick a layer and a head (or click a thumbnail),
+# characters). In our run, for example, the heads of layer 1 draw vertical stripes: many
+# queries look back at the same key, such as the line break or the last space, which tells
+# a position where its line or word began. Explore all of them below: pick a layer and a head (or click a thumbnail),
 # point at a cell to read its weight, and hover or click a character to see its weights
 # tinted over the text. Grey cells are masked (the future).
 
