@@ -3,6 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from lmlib.scratch import functional as F
 
@@ -113,3 +116,31 @@ def test_cross_entropy_rejects_1d_logits():
 def test_softmax_rejects_non_numbers():
     with pytest.raises(TypeError, match="x must be an array of real numbers"):
         F.softmax(np.array(["a", "b"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 8)),
+              elements=st.floats(-700, 700)),
+       st.floats(-300, 300))
+def test_softmax_properties(x, shift):
+    p = F.softmax(x)
+    assert np.isfinite(p).all() and (p >= 0).all()
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(F.softmax(x + shift), p, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(np.exp(F.log_softmax(x)), p, rtol=1e-9, atol=1e-300)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(2, 8)),
+              elements=st.floats(-50, 50)), st.data())
+def test_cross_entropy_properties(x, data):
+    n, v = x.shape
+    y = np.array(data.draw(st.lists(st.integers(0, v - 1), min_size=n, max_size=n)))
+    loss, d = F.cross_entropy(x, y)
+    assert loss >= 0
+    np.testing.assert_allclose(d.sum(axis=1), 0.0, atol=1e-12)  # rows of p - y sum to 0
+    t = torch.from_numpy(x).requires_grad_(True)
+    ref = torch.nn.functional.cross_entropy(t, torch.from_numpy(y))
+    ref.backward()
+    assert loss == pytest.approx(ref.item(), rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(d, t.grad.numpy(), rtol=1e-9, atol=1e-14)

@@ -138,3 +138,13 @@ def test_bad_input():
         TorchMLPLM(27, n_embd=4, n_hidden=8).load_numpy(model.params)
     with pytest.raises(ValueError, match="n_hidden must be a positive integer"):
         TorchMLPLM(27, n_hidden=0)
+
+
+def test_bench_step_times_measure_both_libraries():
+    from lmlib.bench.mlp import step_times
+
+    X, Y = build_dataset(WORDS, TOK, 3)
+    times = step_times(X, Y, batch_sizes=(4,), repeats=1, steps=2)
+    assert set(times) == {"NumPy float64, B=4", "PyTorch float64, B=4", "NumPy float32, B=4",
+                          "PyTorch float32, B=4"}
+    assert all(0 < t < 5 for t in times.values())

@@ -129,3 +129,17 @@ def test_bad_hyperparameters():
         optim.clip_grad_norm({"w": np.ones(2)}, 0.0)
     with pytest.raises(TypeError, match="grads must be a non-empty dict"):
         optim.clip_grad_norm([np.ones(2)], 1.0)
+
+
+def test_clip_grad_norm_leaves_non_finite_gradients_alone():
+    grads = {"a": np.array([1.0, np.nan]), "b": np.array([3.0])}
+    assert np.isnan(optim.clip_grad_norm(grads, 1.0))
+    assert grads["b"][0] == 3.0 and grads["a"][0] == 1.0
+
+
+def test_clip_grad_norm_float32_in_place():
+    g = {"w": np.full(4, 3.0, dtype=np.float32)}
+    norm = optim.clip_grad_norm(g, 1.5)
+    assert norm == pytest.approx(6.0)
+    assert g["w"].dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(g["w"]), 1.5, rtol=1e-5)

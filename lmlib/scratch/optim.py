@@ -163,7 +163,8 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
 
     The global norm is ``sqrt(sum of g**2 over every entry of every array)``; when it exceeds
     ``max_norm`` every array is multiplied by ``max_norm / (norm + 1e-6)``, which keeps the
-    direction of the update and only shortens it.
+    direction of the update and only shortens it. A non-finite norm (a nan or inf gradient)
+    is returned as it is and the gradients are left untouched: skip that step.
     """
     if not isinstance(grads, dict) or not grads:
         raise TypeError(f"grads must be a non-empty dict name -> array, got "
@@ -177,8 +178,8 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
         raise ValueError("max_norm must be positive, got 0.0")
     total = float(np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2))
                               for g in grads.values())))
-    coef = min(max_norm / (total + 1e-6), 1.0)
-    if coef < 1.0:
+    coef = max_norm / (total + 1e-6)
+    if math.isfinite(total) and coef < 1.0:
         for g in grads.values():
             g *= coef
     return total

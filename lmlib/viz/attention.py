@@ -202,8 +202,9 @@ def plot_attention(attn, tokens, layer=None, head=None, mask=None):
     ax.set_ylabel("query (attending)")
     ax.set_title(f"{where}head {h}" + ("" if T <= 48 else f" ({T} tokens)"), fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8, label="attention weight (grey: masked)")
+    small = np.ma.masked_array(*_shrink(a[layer], masked[layer]))   # (H, <=64, <=64)
     for i, tax in enumerate(thumbs):
-        tax.imshow(data[i], cmap=cmap, norm=norm, interpolation="nearest")
+        tax.imshow(small[i], cmap=cmap, norm=norm, interpolation="nearest")
         tax.set_xticks([])
         tax.set_yticks([])
         tax.grid(False)
@@ -220,7 +221,7 @@ def _figure_png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
@@ -233,16 +234,24 @@ def _colormap_bytes() -> bytes:
     return (rgba[:, :3] * 255).round().astype(np.uint8).tobytes()
 
 
-def _thumbnails(a: np.ndarray, masked: np.ndarray) -> tuple[bytes, int]:
-    """Every head of one layer, ``a`` ``(H, T, T)``, shrunk to ``(H, s, s)`` uint8 colour
-    indices by taking the maximum of each block (thin diagonals stay visible); 255 = a block
-    where everything is masked."""
-    H, T, _ = a.shape
-    s = min(T, THUMB_MAX)
+def _shrink(a: np.ndarray, masked: np.ndarray, size: int = THUMB_MAX):
+    """Shrink ``(..., T, T)`` weights to at most ``(..., size, size)`` by taking the maximum
+    of each block, so that thin diagonals stay visible; a block is masked when all its cells
+    are. Returns ``(peak, all_masked)``."""
+    T = a.shape[-1]
+    s = min(T, size)
     starts = (np.arange(s) * T) // s
-    peak = np.maximum.reduceat(np.maximum.reduceat(a, starts, axis=1), starts, axis=2)
+    peak = np.maximum.reduceat(np.maximum.reduceat(a, starts, axis=-2), starts, axis=-1)
     all_masked = np.minimum.reduceat(np.minimum.reduceat(masked.astype(np.uint8), starts,
-                                                         axis=1), starts, axis=2).astype(bool)
+                                                         axis=-2), starts, axis=-1).astype(bool)
+    return peak, all_masked
+
+
+def _thumbnails(a: np.ndarray, masked: np.ndarray) -> tuple[bytes, int]:
+    """Every head of one layer, ``a`` ``(H, T, T)``, as ``(H, s, s)`` uint8 colour indices
+    (see :func:`_shrink`); 255 = masked."""
+    peak, all_masked = _shrink(a, masked)
+    s = peak.shape[-1]
     idx = np.round(254 * np.clip(peak, 0, 1) ** GAMMA).astype(np.uint8)
     idx[all_masked] = 255
     return idx.tobytes(), s
