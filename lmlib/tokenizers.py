@@ -96,89 +96,97 @@ def _train_merges(chunks: Counter, num_merges: int) -> list[tuple[int, int]]:
     All chunks are laid end to end as one array of symbols with links ``prv``/``nxt``
     (-1 at a chunk's ends, so pairs never cross chunks); each position carries its chunk's
     count as a weight. ``count[pair]`` is the weighted number of occurrences and
-    ``where[pair]`` the set of positions where the pair starts. A merge visits only the
-    positions of the chosen pair and fixes the counts of the pairs around each one, so a
-    merge costs time in proportion to how often its pair occurs, not to the corpus size.
-    The most frequent pair is taken from a heap of ``(-count, pair)``; entries made stale by
-    later updates are skipped when popped. Ties go to the smallest pair ``(a, b)``.
-    """
-    sym: list[int] = []
-    weight: list[int] = []
-    for chunk, n in chunks.items():
-        sym.extend(chunk)
-        weight.extend([n] * len(chunk))
-    size = len(sym)
-    nxt = list(range(1, size + 1))
-    prv = list(range(-1, size - 1))
-    start = 0
-    for chunk in chunks:  # cut the links at chunk boundaries
-        end = start + len(chunk)
-        if end > start:
-            prv[start] = -1
-            nxt[end - 1] = -1
-        start = end
+    ``where[pair]`` a set of positions where the pair may start (positions are added when a
+    pair appears and checked when used, never removed). A merge visits only the positions of
+    the chosen pair and fixes the counts of the pairs on either side of each one, so it costs
+    time in proportion to how often its pair occurs, not to the size of the corpus.
 
+    The most frequent pair comes from a heap of ``(-count, pair)``. Only new pairs (those
+    with the new id) are pushed after a merge; an entry whose count has since dropped is
+    pushed again with its current count when it reaches the top. Every pair therefore has an
+    entry at least as large as its count, so an entry that is exact when popped is the
+    maximum. Ties go to the smallest pair ``(a, b)``.
+    """
+    data = b"".join(chunks)
+    sym_arr = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+    weight_arr = np.repeat(np.fromiter(chunks.values(), dtype=np.int64, count=len(chunks)),
+                           [len(c) for c in chunks])
+    size = len(sym_arr)
+    ends = np.cumsum([len(c) for c in chunks], dtype=np.int64)
+    linked = np.ones(size, dtype=bool)  # position i is linked to i + 1
+    linked[ends[ends > 0] - 1] = False
+    nxt_arr = np.where(linked, np.arange(1, size + 1), -1)
+    prv_arr = np.full(size, -1, dtype=np.int64)
+    prv_arr[1:][linked[:-1]] = np.flatnonzero(linked[:-1])
+
+    # initial counts, vectorised: one code a * 256 + b per linked position
+    starts = np.flatnonzero(linked)
+    codes = sym_arr[starts] * 256 + sym_arr[starts + 1]
+    order = np.argsort(codes, kind="stable")
+    uniq, first = np.unique(codes[order], return_index=True)
+    totals = np.bincount(codes, weights=weight_arr[starts], minlength=65536)
     count: dict[tuple[int, int], int] = {}
     where: dict[tuple[int, int], set[int]] = {}
-    for i in range(size):
-        j = nxt[i]
-        if j != -1:
-            pair = (sym[i], sym[j])
-            count[pair] = count.get(pair, 0) + weight[i]
-            s = where.get(pair)
-            if s is None:
-                where[pair] = {i}
-            else:
-                s.add(i)
+    for code, group in zip(uniq.tolist(), np.split(starts[order], first[1:])):
+        pair = divmod(code, 256)
+        count[pair] = int(totals[code])
+        where[pair] = set(group.tolist())
     heap = [(-c, pair) for pair, c in count.items()]
     heapq.heapify(heap)
 
+    sym, weight = sym_arr.tolist(), weight_arr.tolist()
+    nxt, prv = nxt_arr.tolist(), prv_arr.tolist()
     merges: list[tuple[int, int]] = []
     while len(merges) < num_merges and heap:
         neg, pair = heapq.heappop(heap)
-        if count.get(pair, 0) != -neg or neg == 0:
-            continue  # a stale entry: the count changed after it was pushed
+        c = count.get(pair, 0)
+        if c != -neg:  # stale: the count dropped after this entry was pushed
+            if c > 0:
+                heapq.heappush(heap, (-c, pair))
+            continue
         a, b = pair
         new = _SPECIAL_BASE + len(merges)
         merges.append(pair)
         del count[pair]
-        changed: set[tuple[int, int]] = set()
-
-        def add(p, pos, delta, pair=pair, changed=changed):
-            """Change the count of pair ``p`` (starting at ``pos``) by ``delta``."""
-            if p == pair:  # the pair being merged is gone anyway
-                return
-            count[p] = count.get(p, 0) + delta
-            if delta > 0:
-                where.setdefault(p, set()).add(pos)
-            else:
-                where[p].discard(pos)
-            changed.add(p)
-
+        made = []  # the pairs (x, new) and (new, y) this merge creates
         for i in sorted(where.pop(pair)):
-            if sym[i] != a:  # consumed by an earlier, overlapping occurrence
+            if sym[i] != a:  # stale, or consumed by an overlapping occurrence
                 continue
             j = nxt[i]
             if j == -1 or sym[j] != b:
                 continue
             w = weight[i]
             p, n = prv[i], nxt[j]
-            if p != -1:
-                add((sym[p], a), p, -w)
-                add((sym[p], new), p, w)
-            if n != -1:
-                add((b, sym[n]), j, -w)
-                add((new, sym[n]), i, w)
+            if p != -1:  # x a b -> x new: (x, a) loses one, (x, new) gains one
+                x = sym[p]
+                if (x, a) != pair:
+                    count[(x, a)] -= w
+                q = (x, new)
+                if q in count:
+                    count[q] += w
+                    where[q].add(p)
+                else:
+                    count[q] = w
+                    where[q] = {p}
+                    made.append(q)
+            if n != -1:  # a b y -> new y: (b, y) loses one, (new, y) gains one
+                y = sym[n]
+                if (b, y) != pair:
+                    count[(b, y)] -= w
+                q = (new, y)
+                if q in count:
+                    count[q] += w
+                    where[q].add(i)
+                else:
+                    count[q] = w
+                    where[q] = {i}
+                    made.append(q)
                 prv[n] = i
             sym[i], nxt[i] = new, n
             sym[j] = -1  # position j is gone
-        for p in changed:
-            c = count.get(p, 0)
-            if c > 0:
-                heapq.heappush(heap, (-c, p))
-            else:
-                count.pop(p, None)
-                where.pop(p, None)
+        for q in made:
+            if count[q] > 0:
+                heapq.heappush(heap, (-count[q], q))
     return merges
 
 
