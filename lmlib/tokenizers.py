@@ -318,7 +318,21 @@ class BPETokenizer:
                 if part:
                     out.append(part)
             else:
-                out.extend(self._regex.findall(part))
+                out.extend(self._split(part))
+        return out
+
+    def _split(self, text: str) -> list[str]:
+        """Cut ``text`` with the pattern. Text between two matches (a pattern need not
+        match every character) is kept as a chunk of its own, so nothing is lost."""
+        out, end = [], 0
+        for m in self._regex.finditer(text):
+            if m.start() > end:
+                out.append(text[end:m.start()])
+            if m.end() > m.start():
+                out.append(m.group())
+            end = max(end, m.end())
+        if end < len(text):
+            out.append(text[end:])
         return out
 
     # -- the interface shared with CharTokenizer -----------------------------------------
@@ -354,7 +368,7 @@ class BPETokenizer:
         if self.pattern is None:
             ids = np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
             return _apply_merges(ids, self._ranks).tolist()
-        pieces = self._regex.findall(text)
+        pieces = self._split(text)
         todo = [p for p in set(pieces) if p not in self._cache]
         if todo:  # encode all new pieces at once, separated by -1
             cat = b"".join(p.encode("utf-8") for p in todo)
