@@ -219,6 +219,16 @@ def _apply_merges(ids: np.ndarray, ranks: dict[tuple[int, int], int]) -> np.ndar
 # ----------------------------------------------------------------------------------------
 
 
+def _check_text(text) -> None:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(f"text cannot be encoded as UTF-8 ({err.reason} at position "
+                         f"{err.start}): lone surrogates are not text") from err
+
+
 class BPETokenizer:
     """Byte-level byte-pair encoding.
 
@@ -243,7 +253,7 @@ class BPETokenizer:
             except re.error as err:
                 raise ValueError(f"pattern is not a valid Python regular expression ({err}); "
                                  "note that Python's re has no \\p{L}: use GPT2_PATTERN") from err
-        self.pattern = pattern
+        self._pattern = pattern
         if isinstance(special_tokens, str):
             raise TypeError("special_tokens must be a sequence of strings, got one str; "
                             "write special_tokens=[token]")
@@ -254,7 +264,7 @@ class BPETokenizer:
         if len(set(special_tokens)) != len(special_tokens):
             raise ValueError(f"special_tokens must be distinct, got {special_tokens}")
         first = _SPECIAL_BASE + len(self._merges)
-        self.special_tokens: dict[str, int] = {s: first + k for k, s in enumerate(special_tokens)}
+        self._special: dict[str, int] = {s: first + k for k, s in enumerate(special_tokens)}
         self._special_regex = None
         if special_tokens:  # longest first, so a token that contains another wins
             alts = sorted(special_tokens, key=len, reverse=True)
@@ -294,9 +304,8 @@ class BPETokenizer:
         tokens that appear in ``text`` are cut out before counting, so no merge spans one.
         Training stops early, with a smaller vocabulary, if no pair is left to merge.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
-        if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
+        _check_text(text)
+        if not isinstance(vocab_size, (int, np.integer)) or isinstance(vocab_size, bool):
             raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
         tok = cls((), pattern, special_tokens)  # validates pattern and special tokens
         n_special = len(tok.special_tokens)
@@ -305,7 +314,7 @@ class BPETokenizer:
                              f"special token(s) = {256 + n_special}, so that at least one "
                              f"merge is learned; got {vocab_size}")
         chunks = Counter(chunk.encode("utf-8") for chunk in tok._chunks(text))
-        merges = _train_merges(chunks, vocab_size - _SPECIAL_BASE - n_special)
+        merges = _train_merges(chunks, int(vocab_size) - _SPECIAL_BASE - n_special)
         return cls(merges, pattern, list(tok.special_tokens))
 
     def _chunks(self, text: str) -> list[str]:
@@ -342,24 +351,28 @@ class BPETokenizer:
         return len(self._bytes)
 
     @property
+    def pattern(self) -> str | None:
+        """The pre-tokenisation regular expression, or ``None``."""
+        return self._pattern
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        """``{token string: id}`` of the special tokens (a copy)."""
+        return dict(self._special)
+
+    @property
     def merges(self) -> list[tuple[int, int]]:
         """The merges in the order they were learned: ``merges[i] = (a, b)`` makes id ``256 + i``."""
         return list(self._merges)
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``. Special tokens in ``text`` become their ids."""
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise ValueError(f"text cannot be encoded as UTF-8 ({err.reason} at position "
-                             f"{err.start}): lone surrogates are not text") from err
+        _check_text(text)
         parts = self._special_regex.split(text) if self._special_regex else [text]
         out: list[int] = []
         for k, part in enumerate(parts):
             if k % 2 == 1:
-                out.append(self.special_tokens[part])
+                out.append(self._special[part])
             elif part:
                 out.extend(self._encode_ordinary(part))
         return out

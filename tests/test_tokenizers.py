@@ -273,6 +273,8 @@ def test_train_rejects_bad_vocab_type_pattern_and_specials():
 def test_encode_rejects_lone_surrogates():
     with pytest.raises(ValueError, match="UTF-8"):
         _tok_plain.encode("a\ud800b")
+    with pytest.raises(ValueError, match="UTF-8"):
+        BPETokenizer.train("a\ud800b", 300)
 
 
 @pytest.mark.parametrize("ids", [[-1], [_tok_plain.vocab_size], [1, 2, 10_000], [1.5], ["a"]])
