@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CORPORA", "load_text", "CharTokenizer", "shakespeare", "names", "get_batch",
-           "cache_dir"]
+__all__ = ["CORPORA", "load_text", "CharTokenizer", "shakespeare", "names", "names_stream",
+           "get_batch", "cache_dir"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,15 @@ def names():
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
     tok = CharTokenizer(".abcdefghijklmnopqrstuvwxyz")
     return tok, words[:n1], words[n1:n2], words[n2:]
+
+
+def names_stream(words, tokenizer: CharTokenizer | None = None) -> np.ndarray:
+    """One stream of ids for a list of names: ``.emma.olivia.`` -- one ``.`` (the boundary
+    token) between names and one at each end, as the n-gram models of chapter 01 read it."""
+    if isinstance(words, str):
+        raise TypeError("words must be a list of names, not one string")
+    tokenizer = tokenizer or names()[0]
+    return tokenizer.encode("." + ".".join(words) + ".")
 
 
 def get_batch(ids, batch_size: int, block_size: int, rng: np.random.Generator):

@@ -1,0 +1,111 @@
+"""The repository agrees with itself: notebook pairs in sync, no outputs committed,
+exercises generated from solutions, environment.yml matching pyproject.toml."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from lmlib.exercises import generate_notebook
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+pytestmark = pytest.mark.consistency
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*.ipynb"))
+ALL_NOTEBOOKS = NOTEBOOKS + sorted((ROOT / "exercises").glob("*.ipynb"))
+
+
+def _ids(paths):
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+def test_there_are_notebooks():
+    assert (ROOT / "chapters" / "00_language_models.ipynb").exists()
+    assert (ROOT / "solutions" / "00_language_models.ipynb").exists()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_and_py_twin_are_in_sync(notebook, tmp_path):
+    """Copy the pair, run `jupytext --sync` on the copy: nothing may change."""
+    twin = notebook.with_suffix(".py")
+    assert twin.exists(), f"{twin.name} is missing: every notebook has a jupytext .py twin"
+    shutil.copy(ROOT / "jupytext.toml", tmp_path)
+    shutil.copy(notebook, tmp_path)
+    shutil.copy(twin, tmp_path)
+    subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet",
+                    str(tmp_path / notebook.name)], check=True, cwd=tmp_path)
+    for original in (notebook, twin):
+        synced = (tmp_path / original.name).read_text(encoding="utf-8")
+        assert synced == original.read_text(encoding="utf-8"), (
+            f"{original.relative_to(ROOT)} is out of sync with its twin: run `make sync`")
+
+
+@pytest.mark.parametrize("notebook", ALL_NOTEBOOKS, ids=_ids(ALL_NOTEBOOKS))
+def test_committed_without_outputs(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+             and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert not dirty, f"cells {dirty} have outputs or execution counts: run `make sync`"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+def test_exercises_are_generated_from_solutions(tmp_path):
+    solutions = sorted((ROOT / "solutions").glob("*.ipynb"))
+    exercises = sorted((ROOT / "exercises").glob("*.ipynb"))
+    assert [p.name for p in exercises] == [p.name for p in solutions]
+    for sol in solutions:
+        fresh = tmp_path / sol.name
+        generate_notebook(sol, fresh)
+        assert fresh.read_bytes() == (ROOT / "exercises" / sol.name).read_bytes(), (
+            f"exercises/{sol.name} differs from what the generator makes: run `make exercises`")
+
+
+# conda package names that differ from PyPI names
+CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib"}
+
+
+def _name_and_spec(requirement: str) -> tuple[str, str]:
+    requirement = requirement.split(";")[0].strip()
+    m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", requirement)
+    return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+
+
+def test_environment_yml_agrees_with_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = dict(_name_and_spec(r) for r in project["dependencies"]
+                  + project["optional-dependencies"]["dev"] if "python_version" not in r)
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    assert env["channels"] == ["conda-forge", "nodefaults"]
+    found = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            found.update(_name_and_spec(r) for r in dep["pip"])
+            continue
+        name, spec = _name_and_spec(dep)
+        if name in ("python", "pip"):
+            continue
+        found[CONDA_TO_PYPI.get(name, name)] = spec
+    assert found == wanted
+
+
+def test_constraints_pin_every_dependency_and_torch_2_13():
+    pins = dict(_name_and_spec(line) for line in
+                (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for req in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        if "python_version" in req:
+            continue
+        name, _ = _name_and_spec(req)
+        assert pins.get(name, "").startswith("=="), f"{name} has no exact pin in constraints.txt"
+    assert pins["torch"] == "==2.13.0"

@@ -1,0 +1,169 @@
+import hashlib
+import http.server
+import threading
+
+import numpy as np
+import pytest
+
+from lmlib import data
+from lmlib.data import CORPORA, CharTokenizer, Corpus, get_batch, load_text
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """No verified texts in memory, an empty cache, and no data folder."""
+    monkeypatch.setattr(data, "_verified", {})
+    monkeypatch.setenv("LMLIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LMLIB_DATA_DIR", raising=False)
+    return tmp_path
+
+
+def test_corpora_have_the_documented_checksums_and_sizes():
+    for name, corpus in CORPORA.items():
+        raw = load_text(name).encode("utf-8")
+        assert len(raw) == corpus.size, name
+        assert hashlib.sha256(raw).hexdigest() == corpus.sha256, name
+
+
+def test_unknown_corpus_lists_the_choices():
+    with pytest.raises(ValueError, match=r"'nope'.*names.*shakespeare"):
+        load_text("nope")
+
+
+def test_checksum_mismatch_names_the_file(fresh, monkeypatch):
+    folder = fresh / "data"
+    folder.mkdir()
+    (folder / "names.txt").write_text("emma\nolivia", encoding="utf-8")
+    monkeypatch.setenv("LMLIB_DATA_DIR", str(folder))
+    with pytest.raises(ValueError, match="names.txt"):
+        load_text("names")
+
+
+def test_offline_error_says_what_failed_and_where_to_put_the_file(fresh, monkeypatch):
+    broken = Corpus("names.txt", "http://127.0.0.1:9/names.txt", "0" * 64, 10)
+    monkeypatch.setitem(CORPORA, "names", broken)
+    with pytest.raises(OSError) as err:
+        load_text("names")
+    message = str(err.value)
+    assert "127.0.0.1:9" in message and "LMLIB_DATA_DIR" in message
+    assert str(fresh / "cache" / "names.txt") in message
+    assert not (fresh / "cache" / "names.txt").exists()
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    """Serves tmp_path/www over HTTP on a free loopback port."""
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(www), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_download_once_into_the_cache_then_reuse(fresh, monkeypatch, local_server):
+    www, url = local_server
+    body = b"anna\nbob\n"
+    (www / "tiny.txt").write_bytes(body)
+    corpus = Corpus("names.txt", f"{url}/tiny.txt", hashlib.sha256(body).hexdigest(), len(body))
+    monkeypatch.setitem(CORPORA, "names", corpus)
+    assert load_text("names") == "anna\nbob\n"
+    cached = fresh / "cache" / "names.txt"
+    assert cached.read_bytes() == body
+    (www / "tiny.txt").unlink()  # a second process finds the cached copy, no download
+    monkeypatch.setattr(data, "_verified", {})
+    assert load_text("names") == "anna\nbob\n"
+
+
+def test_download_with_wrong_checksum_is_not_saved(fresh, monkeypatch, local_server):
+    www, url = local_server
+    (www / "tiny.txt").write_bytes(b"tampered")
+    monkeypatch.setitem(CORPORA, "names", Corpus("names.txt", f"{url}/tiny.txt", "0" * 64, 8))
+    with pytest.raises(ValueError, match="sha256"):
+        load_text("names")
+    assert not (fresh / "cache" / "names.txt").exists()
+
+
+def test_char_tokenizer_round_trip_and_vocab():
+    tok = CharTokenizer("hello world")
+    assert tok.itos == sorted(set("hello world"))
+    assert tok.vocab_size == 8
+    ids = tok.encode("hello")
+    assert ids.dtype == np.int64 and ids.shape == (5,)
+    assert [tok.stoi[c] for c in "hello"] == ids.tolist()
+    assert tok.decode(ids) == "hello"
+    assert tok.decode(ids.tolist()) == "hello"
+    assert tok.encode("").shape == (0,)
+
+
+def test_char_tokenizer_handles_non_ascii():
+    tok = CharTokenizer("añ日本")
+    assert tok.decode(tok.encode("日añ本")) == "日añ本"
+
+
+def test_unknown_character_names_the_character_and_position():
+    tok = CharTokenizer("abc")
+    with pytest.raises(ValueError, match=r"'z' at position 2"):
+        tok.encode("abzc")
+    with pytest.raises(ValueError, match=r"'é' at position 0"):
+        tok.encode("éa")
+
+
+def test_char_tokenizer_bad_input():
+    with pytest.raises(ValueError, match="empty"):
+        CharTokenizer("")
+    with pytest.raises(TypeError, match="text"):
+        CharTokenizer(["a"])
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        CharTokenizer("abc").decode([0, 3])
+
+
+def test_shakespeare_split():
+    tok, train, val = data.shakespeare()
+    assert tok.vocab_size == 65
+    assert len(train) == 1_003_854 and len(val) == 111_540
+    assert tok.decode(train[:14]) == "First Citizen:"
+
+
+def test_names_split_is_fixed_and_complete():
+    tok, train, dev, test = data.names()
+    assert tok.vocab_size == 27 and tok.itos[0] == "." and tok.itos[1:] == list("abcdefghijklmnopqrstuvwxyz")
+    assert (len(train), len(dev), len(test)) == (25_626, 3_203, 3_204)
+    assert sorted(train + dev + test) == sorted(load_text("names").splitlines())
+    assert data.names()[1] == train  # the same shuffle every time
+
+
+def test_get_batch_shapes_and_shift():
+    ids = np.arange(100)
+    x, y = get_batch(ids, 4, 8, np.random.default_rng(0))
+    assert x.shape == y.shape == (4, 8) and x.dtype == y.dtype == np.int64
+    np.testing.assert_array_equal(y, x + 1)
+    x2, _ = get_batch(ids, 4, 8, np.random.default_rng(0))
+    np.testing.assert_array_equal(x, x2)
+
+
+def test_get_batch_reaches_the_last_token():
+    ids = np.arange(10)
+    _, y = get_batch(ids, 500, 9, np.random.default_rng(0))
+    assert y.max() == 9
+
+
+def test_get_batch_bad_input():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="block_size"):
+        get_batch(np.arange(10), 2, 10, rng)
+    with pytest.raises(ValueError, match="block_size"):
+        get_batch(np.arange(10), 2, 0, rng)
+    with pytest.raises(ValueError, match=r"shape \(N,\)"):
+        get_batch(np.zeros((2, 5), dtype=int), 2, 3, rng)
+    with pytest.raises(TypeError, match="rng"):
+        get_batch(np.arange(10), 2, 3, 0)
