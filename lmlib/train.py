@@ -121,6 +121,7 @@ class History:
     best_val: float = math.inf
     best_step: int = -1
     seconds: float = 0.0          # training wall time over all sessions of this run
+    final_step: int = 0           # updates done when the run (or this session of it) stopped
     interrupted: bool = False     # stopped by Ctrl-C, stop_at or time_limit before `steps`
 
     def to_dict(self) -> dict:
@@ -589,6 +590,7 @@ class Trainer:
                 bar.write("interrupted: saving the training state; the best checkpoint is kept")
         finally:
             bar.close()
+        self.history.final_step = self.step_num
         if self.step_num < cfg.steps:
             self.history.interrupted = True
             self.save_state()
@@ -669,7 +671,7 @@ PRESETS: dict[str, dict] = {
     # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
     "shakespeare-gpt": dict(
         model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
-        train=dict(steps=8000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
+        train=dict(steps=4500, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
                    warmup=200, eval_interval=250, eval_batches=40)),
 }
 
@@ -727,7 +729,7 @@ def main(argv=None) -> int:
                     time_limit=args.time_limit,
                     checkpoint_dtype=torch.float16 if args.half else None,
                     extra={"itos": tok.itos, "preset": args.preset}, log=log)
-    print(f"# stopped at step {history.steps[-1] if history.steps else 0} of {config.steps}; "
+    print(f"# stopped at step {history.final_step} of {config.steps}; "
           f"best val (fixed batches) {history.best_val:.4f} at step {history.best_step}; "
           f"{history.seconds:,.0f} s of training", file=log, flush=True)
     if log is not sys.stdout:

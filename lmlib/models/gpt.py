@@ -283,10 +283,12 @@ class GPT(nn.Module):
                     raise ValueError(f"the GPT-2 state dict has no tensor {key!r} "
                                      f"(expected shape {tuple(target.shape)})")
                 value = theirs[key]
-                if key.endswith(cls._CONV1D):
+                conv1d = key.endswith(cls._CONV1D)
+                if conv1d:
                     value = value.t()
                 if value.shape != target.shape:
-                    raise ValueError(f"tensor {key!r} has shape {tuple(value.shape)} (after the "
-                                     f"Conv1D transpose) but the config needs {tuple(target.shape)}")
+                    note = " (after the Conv1D transpose)" if conv1d else ""
+                    raise ValueError(f"tensor {key!r} has shape {tuple(value.shape)}{note} but "
+                                     f"the config needs {tuple(target.shape)}")
                 target.copy_(value)
         return model
