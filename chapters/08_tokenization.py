@@ -335,22 +335,41 @@ assert t_fast < t_naive
 max_vocab = 1024 if lmlib.FAST else 4096
 start = time.perf_counter()
 big = BPETokenizer.train(train_text, max_vocab, pattern=GPT2_PATTERN)
-print(f"trained {len(big.merges)} merges on {len(train_text):,} characters "
+print(f"GPT-2 pattern: {len(big.merges)} merges on {len(train_text):,} characters "
       f"in {time.perf_counter() - start:.1f} s")
-sizes = [s for s in (256, 300, 384, 512, 768, 1024, 1536, 2048, 3072, 4096) if s <= max_vocab]
-compression = []
-for v in sizes:
-    tok_v = BPETokenizer(big.merges[: v - 256], pattern=GPT2_PATTERN)
-    compression.append(len(val_text) / len(tok_v.encode(val_text)))
+np_text = train_text[:200_000] if lmlib.FAST else train_text  # fast mode: a fifth of train
+start = time.perf_counter()
+big_no_pattern = BPETokenizer.train(np_text, max_vocab)
+print(f"no pattern:    {len(big_no_pattern.merges)} merges on {len(np_text):,} characters "
+      f"in {time.perf_counter() - start:.1f} s (section 5 explains the pattern)")
 
-plt.plot(sizes, compression, "o-")
-plt.xscale("log", base=2)
-plt.xlabel("vocabulary size")
-plt.ylabel("characters per token (val)")
-plt.title("BPE on Shakespeare: a bigger vocabulary gives shorter sequences")
+sizes = [s for s in (256, 300, 384, 512, 768, 1024, 1536, 2048, 3072, 4096) if s <= max_vocab]
+curves = {}
+for label, trained, pattern in (("BPE, GPT-2 pattern", big, GPT2_PATTERN),
+                                ("BPE, no pattern", big_no_pattern, None)):
+    curves[label] = [len(val_text) / len(BPETokenizer(trained.merges[: v - 256],
+                                                      pattern=pattern).encode(val_text))
+                     for v in sizes]
+compression = curves["BPE, GPT-2 pattern"]
+
+fig, ax = plt.subplots(figsize=(7, 3.6))
+for label, values in curves.items():
+    ax.plot(sizes, values, "o-", label=label)
+ax.plot([chars.vocab_size], [1.0], "s", color="C2", label="characters")
+ax.plot([len(word_vocab)], [len(val_text) / len(val_words)], "^", color="C3",
+        label="words (+ unknown words!)")
+ax.set_xscale("log", base=2)
+ax.set_xlabel("vocabulary size (log scale)")
+ax.set_ylabel("characters per token (val)")
+ax.set_title("A bigger vocabulary gives shorter sequences")
+ax.legend()
 plt.show()
 
 # %% [markdown]
+# Cutting the text into chunks first costs a little compression (no token can span two
+# words), and section 5 shows what it buys. Words compress best, at a vocabulary of more
+# than 12,000 and with unknown words; BPE gets part of the way with a few hundred ids.
+#
 # **Check yourself.** A prefix of the merges equals a shorter training run; with no merges
 # the compression is exactly 1 (Shakespeare is ASCII: one byte per character); every merge
 # can only shorten the sequence.
@@ -358,7 +377,8 @@ plt.show()
 # %%
 assert BPETokenizer.train(train_text, 300, pattern=GPT2_PATTERN).merges == big.merges[:44]
 assert compression[0] == 1.0
-assert all(b >= a for a, b in zip(compression, compression[1:]))
+for values in curves.values():
+    assert values[0] == 1.0 and all(b >= a for a, b in zip(values, values[1:]))
 if not lmlib.FAST:
     assert compression[sizes.index(512)] > 1.8
 
@@ -413,7 +433,7 @@ print(re.findall(GPT2_PATTERN, "Hello world's 123 numbers!!  We'll see.\nCafÃ© æ
 # Merges then stay inside chunks. Compare the merges learned with and without the pattern:
 
 # %%
-no_pattern = BPETokenizer.train(train_text[: 200_000 if lmlib.FAST else None], 512)
+no_pattern = BPETokenizer(big_no_pattern.merges[:256])  # the first 256 merges of section 4
 spans_chunks = lambda tok: [tok.token_str(i) for i in range(256, 256 + len(tok.merges))
                             if len(re.findall(GPT2_PATTERN, tok.token_str(i))) > 1]
 print(f"without pattern: {len(spans_chunks(no_pattern))} of 256 merged tokens span two "
