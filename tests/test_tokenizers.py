@@ -237,6 +237,15 @@ def test_shipped_shakespeare_tokenizer():
     assert len(tok.encode("First Citizen:\nBefore we proceed")) < 25
 
 
+def test_shipped_tokenizer_is_reproduced_by_training():
+    from lmlib.data import load_text
+    from lmlib.tokenizers import load_shakespeare_bpe
+
+    text = load_text("shakespeare")
+    train = text[: int(0.9 * len(text))]
+    assert BPETokenizer.train(train, 512, GPT2_PATTERN, [ENDOFTEXT]) == load_shakespeare_bpe()
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 
