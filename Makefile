@@ -28,7 +28,7 @@ test: setup
 	$(PY) tests/run_checks.py
 
 bench: setup
-	$(PY) -m lmlib.bench
+	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
 
 exercises: setup
 	$(PY) -m lmlib.exercises generate
@@ -36,7 +36,7 @@ exercises: setup
 # After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync.
 sync: setup
 	$(VENV)/bin/jupytext --sync chapters/*.ipynb solutions/*.ipynb
-	$(VENV)/bin/nbstripout chapters/*.ipynb solutions/*.ipynb
+	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
 	$(PY) -m lmlib.exercises generate
 
 # What students get: the course without solutions/ (from the last commit).
