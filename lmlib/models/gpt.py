@@ -1,0 +1,294 @@
+"""A GPT in PyTorch: the GPT-2 architecture, small enough to train on a laptop CPU.
+
+Token and learned position embeddings, ``n_layer`` pre-LN Transformer blocks (causal
+multi-head self-attention, then a GELU feed-forward, each on a residual path), a final
+LayerNorm and a language-model head that shares its weight with the token embedding.
+Parameter names are GPT-2's, so real GPT-2 weights load with :meth:`GPT.from_hf_gpt2`.
+
+Shapes: ``B`` batch, ``T`` time (sequence length), ``C`` channels (``n_embd``), ``H`` heads,
+``V`` vocabulary.
+
+The NumPy twin of the forward pass is :func:`lmlib.scratch.gpt.gpt_forward`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block"]
+
+
+@dataclass
+class GPTConfig:
+    """The shape of a GPT. GPT-2 small is ``GPTConfig(50257, 1024, 12, 12, 768)``."""
+
+    vocab_size: int
+    block_size: int  # the longest context the model can see
+    n_layer: int
+    n_head: int
+    n_embd: int
+    dropout: float = 0.0
+    bias: bool = True  # biases in the Linear layers and LayerNorms, like GPT-2
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig.n_embd ({self.n_embd}) must be divisible by "
+                             f"n_head ({self.n_head})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention where position t sees only positions <= t.
+
+    One Linear (``c_attn``) makes queries, keys and values for all heads at once;
+    ``c_proj`` mixes the heads' outputs back into the residual stream.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        self.dropout = config.dropout
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.attn_dropout = nn.Dropout(config.dropout)
+        self.resid_dropout = nn.Dropout(config.dropout)
+        mask = torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool))
+        self.register_buffer("mask", mask, persistent=False)  # (T, T), not saved
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        """``x`` (B, T, C) -> ``(y, att)``: ``y`` (B, T, C) and, when ``return_attention``,
+        the attention weights ``att`` (B, H, T, T) (else ``None``)."""
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        # (B, T, C) -> (B, H, T, C // H): each head attends on its own slice of channels
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        att = None
+        if return_attention:
+            # the explicit path: softmax(q k^T / sqrt(d_k)) with the future masked out
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))  # (B, H, T, T)
+            scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
+            att = F.softmax(scores, dim=-1)
+            y = self.attn_dropout(att) @ v  # (B, H, T, C // H)
+        else:  # the same maths in one fused kernel, which does not return the weights
+            y = F.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
+        return self.resid_dropout(self.c_proj(y)), att
+
+
+class MLP(nn.Module):
+    """The feed-forward block: Linear C -> 4C, GELU (GPT-2's tanh form), Linear 4C -> C."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate="tanh")
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """A pre-LN Transformer block: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False):
+        a, att = self.attn(self.ln_1(x), return_attention)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return x, att
+
+
+class GPT(nn.Module):
+    """A decoder-only Transformer language model with GPT-2's layout and parameter names.
+
+    >>> model = GPT(GPTConfig(vocab_size=65, block_size=64, n_layer=2, n_head=2, n_embd=32))
+    >>> logits, loss = model(torch.zeros(1, 8, dtype=torch.long))
+    >>> tuple(logits.shape)
+    (1, 8, 65)
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embedding (V, C)
+            wpe=nn.Embedding(config.block_size, config.n_embd),  # position embedding (T, C)
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight  # weight tying: one (V, C) matrix
+        self.apply(self._init_weights)
+        # GPT-2: scale the projections that write into the residual stream by 1/sqrt(2 L),
+        # so that the stream's variance does not grow with depth
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        """Number of parameters (the tied matrix counted once); ``non_embedding`` leaves out
+        the position embedding and the token embedding."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= self.transformer.wpe.weight.numel() + self.transformer.wte.weight.numel()
+        return n
+
+    def _check_ids(self, idx, name: str) -> None:
+        if not isinstance(idx, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
+        if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        if idx.dim() != 2:
+            raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}")
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                return_attention: bool = False):
+        """``idx`` (B, T) token ids -> ``(logits, loss)``, logits (B, T, V).
+
+        ``loss`` is the mean cross-entropy against ``targets`` (B, T) (ids equal to -1 are
+        ignored), or ``None`` without targets. With ``return_attention=True`` the attention
+        is computed explicitly and ``(logits, loss, att)`` comes back, ``att`` of shape
+        (n_layer, B, H, T, T).
+        """
+        self._check_ids(idx, "idx")
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"idx has {T} positions but this model's block_size is "
+                             f"{self.config.block_size}; crop the context to the last "
+                             f"{self.config.block_size} tokens")
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
+            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], "
+                             f"outside the vocabulary [0, {self.config.vocab_size})")
+        if targets is not None:
+            self._check_ids(targets, "targets")
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
+                                 f"got {tuple(targets.shape)}")
+            if targets.numel() and (int(targets.min()) < -1
+                                    or int(targets.max()) >= self.config.vocab_size):
+                raise ValueError(f"targets must be ids in [0, {self.config.vocab_size}) "
+                                 f"(or -1 to ignore a position)")
+        pos = torch.arange(T, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        atts = []
+        for block in self.transformer.h:
+            x, att = block(x, return_attention)
+            atts.append(att)
+        logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1).long(),
+                                   ignore_index=-1)
+        if return_attention:
+            return logits, loss, torch.stack(atts)  # (n_layer, B, H, T, T)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None):
+        """Continue ``idx`` (B, T) by ``max_new_tokens`` sampled tokens -> (B, T + new).
+
+        Each step feeds the last ``block_size`` tokens, divides the last logits by
+        ``temperature``, keeps the ``top_k`` most likely tokens (all when ``None``) and
+        samples from the softmax. Chapter 09 builds more decoding methods.
+        """
+        self._check_ids(idx, "idx")
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
+        was_training = self.training
+        self.eval()
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]
+            logits, _ = self(context)
+            logits = logits[:, -1, :] / temperature  # (B, V)
+            if top_k is not None and top_k < logits.size(-1):
+                kth = torch.topk(logits, top_k).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = F.softmax(logits, dim=-1)
+            nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            idx = torch.cat([idx, nxt.to(idx.dtype)], dim=1)
+        self.train(was_training)
+        return idx
+
+    # --- real GPT-2 weights -------------------------------------------------------------
+    _CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+    @classmethod
+    def from_hf_gpt2(cls, state_dict: dict, config: GPTConfig) -> GPT:
+        """A GPT holding the weights of a Hugging Face GPT-2 state dict.
+
+        Hugging Face's GPT-2 uses ``Conv1D`` layers, whose weight is ``(in, out)``: the
+        transpose of ``nn.Linear``'s ``(out, in)``. Keys may carry the ``transformer.``
+        prefix (``GPT2LMHeadModel``) or not (``GPT2Model``); the attention-mask buffers
+        (``attn.bias``, ``attn.masked_bias``) are skipped. A missing tensor or a wrong
+        shape is a ``ValueError`` naming the key.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict of tensors, got {type(state_dict).__name__}")
+        model = cls(config)
+        theirs = {}
+        for key, value in state_dict.items():
+            if key.endswith((".attn.bias", ".attn.masked_bias")):
+                continue  # the causal-mask buffers, not parameters
+            if key != "lm_head.weight" and not key.startswith("transformer."):
+                key = "transformer." + key
+            theirs[key] = torch.as_tensor(value)
+        ours = model.state_dict()
+        with torch.no_grad():
+            for key, target in ours.items():
+                if key == "lm_head.weight" and key not in theirs:
+                    continue  # tied to transformer.wte.weight
+                if key not in theirs:
+                    raise ValueError(f"the GPT-2 state dict has no tensor {key!r} "
+                                     f"(expected shape {tuple(target.shape)})")
+                value = theirs[key]
+                conv1d = key.endswith(cls._CONV1D)
+                if conv1d:
+                    value = value.t()
+                if value.shape != target.shape:
+                    note = " (after the Conv1D transpose)" if conv1d else ""
+                    raise ValueError(f"tensor {key!r} has shape {tuple(value.shape)}{note} but "
+                                     f"the config needs {tuple(target.shape)}")
+                target.copy_(value)
+        return model

@@ -1,0 +1,741 @@
+"""The one training loop of the course, and its checkpoints.
+
+Any PyTorch language model whose ``forward(idx, targets=None)`` returns ``(logits, loss)``
+trains with :func:`train`::
+
+    from lmlib.train import TrainConfig, train
+    history = train(model, train_ids, val_ids, TrainConfig(steps=2000, lr=1e-3),
+                    checkpoint="gpt.safetensors")
+
+What it does, step by step:
+
+- batches of random windows from :func:`lmlib.data.get_batch`, drawn from a NumPy
+  generator seeded by ``config.seed`` (so a run is repeatable, and resumable exactly);
+- AdamW, with weight decay on the matrices only (biases, LayerNorm gains are not decayed);
+- a learning rate that rises linearly for ``warmup`` steps, then follows a cosine down to
+  ``min_lr`` at the last step;
+- gradient clipping by global norm;
+- every ``eval_interval`` steps, the mean loss on FIXED batches of train and val (the same
+  windows every time, so the curve is not noise), the best model written to the checkpoint
+  and the full training state (optimizer, random generators, step, history) to a second
+  file, both atomically;
+- a progress bar, and in a notebook a loss plot that updates as it trains;
+- Ctrl-C stops cleanly: the state is saved, the best checkpoint kept, the history returned.
+
+Command line (the shipped model is trained this way)::
+
+    python -m lmlib.train --preset shakespeare-gpt --checkpoint gpt.safetensors --resume
+
+Checkpoints are safetensors files: the tensors, plus text metadata with the model's class
+and config (JSON). Nothing is ever unpickled.
+
+Where later work plugs in (issue 12): the device comes from :func:`lmlib.get_device`
+(``TrainConfig.device``); the forward/backward of one step is :meth:`Trainer.step`, the one
+place for mixed precision (an autocast context), gradient accumulation and
+DistributedDataParallel; checkpoints are written by one process through ``Trainer.is_main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+__all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
+           "estimate_loss", "evaluate", "save_checkpoint", "load_checkpoint",
+           "load_state_dict_file", "state_path", "PRESETS"]
+
+
+# --------------------------------------------------------------------------------------
+# configuration
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (the model's shape is the model's config)."""
+
+    steps: int = 2000             # optimizer updates in the whole run (the schedule's length)
+    batch_size: int = 16          # windows per batch
+    block_size: int = 64          # tokens per window
+    lr: float = 1e-3              # peak learning rate, reached after warm-up
+    min_lr: float | None = None   # end of the cosine; None means lr / 10
+    warmup: int = 100             # steps of linear warm-up
+    weight_decay: float = 0.1     # AdamW decay, on matrices only
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 1.0        # max global gradient norm; 0 turns clipping off
+    eval_interval: int = 250      # evaluate (and checkpoint) every this many steps
+    eval_batches: int = 20        # fixed batches of train and of val per evaluation
+    seed: int = 0                 # batches, dropout and the fixed eval batches
+    device: str | None = None     # None: lmlib.get_device() (CUDA if present, else CPU)
+
+    def __post_init__(self):
+        self.betas = tuple(float(b) for b in self.betas)
+        ints = dict(steps=1, batch_size=1, block_size=1, warmup=0, eval_interval=1,
+                    eval_batches=1, seed=0)
+        for name, low in ints.items():
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise ValueError(f"TrainConfig.{name} must be an int >= {low}, got {value!r}")
+        for name in ("lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
+        if self.lr <= 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if self.min_lr is not None and not 0 <= self.min_lr <= self.lr:
+            raise ValueError(f"TrainConfig.min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
+
+    @property
+    def final_lr(self) -> float:
+        return self.lr / 10 if self.min_lr is None else self.min_lr
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class History:
+    """What a run measured. ``steps[i]`` is the step after which ``train_loss[i]`` and
+    ``val_loss[i]`` (means over the fixed batches) were measured; ``tokens_per_s[i]`` is the
+    training speed since the previous evaluation (evaluation time not counted)."""
+
+    steps: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    tokens_per_s: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_val: float = math.inf
+    best_step: int = -1
+    seconds: float = 0.0          # training wall time over all sessions of this run
+    final_step: int = 0           # updates done when the run (or this session of it) stopped
+    interrupted: bool = False     # stopped by Ctrl-C, stop_at or time_limit before `steps`
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        return cls(**d)
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Learning rate for update number ``step`` (0-based): linear warm-up from lr/warmup to
+    lr over ``warmup`` steps, then a cosine from ``lr`` down to ``final_lr`` at the last step."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    span = max(1, config.steps - 1 - config.warmup)
+    progress = min(1.0, (step - config.warmup) / span)
+    return config.final_lr + 0.5 * (config.lr - config.final_lr) * (1 + math.cos(math.pi * progress))
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with two groups: matrices (dim >= 2: Linear weights, embeddings) are decayed,
+    vectors (biases, LayerNorm weights) are not."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
+
+
+@torch.no_grad()
+def estimate_loss(model: nn.Module, batches: list, device=None) -> float:
+    """Mean loss of ``model`` (in eval mode) over a list of ``(x, y)`` batches."""
+    was_training = model.training
+    model.eval()
+    losses = []
+    for x, y in batches:
+        x, y = torch.as_tensor(x, device=device), torch.as_tensor(y, device=device)
+        losses.append(float(model(x, y)[1]))
+    model.train(was_training)
+    return float(np.mean(losses))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, ids, block_size: int, batch_size: int = 32) -> float:
+    """Mean loss per token over a WHOLE split: ``ids`` cut into consecutive windows of
+    ``block_size`` (+1 for the targets), every token predicted exactly once. Each window
+    starts with an empty context, so this is a little pessimistic for the first positions."""
+    ids = _check_ids(ids, "ids", 2)
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be an int >= 1, got {block_size!r}")
+    device = next(model.parameters()).device
+    n = (len(ids) - 1) // block_size
+    starts = np.arange(n) * block_size
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    spans = [(s, block_size) for s in starts]
+    rest = len(ids) - 1 - n * block_size
+    if rest > 0:
+        spans.append((n * block_size, rest))
+    for i in range(0, len(spans), batch_size):
+        chunk = spans[i:i + batch_size]
+        for length in sorted({ln for _, ln in chunk}):
+            sel = [s for s, ln in chunk if ln == length]
+            offsets = np.array(sel)[:, None] + np.arange(length)
+            x = torch.as_tensor(ids[offsets], device=device)
+            y = torch.as_tensor(ids[offsets + 1], device=device)
+            loss = float(model(x, y)[1])
+            total += loss * x.numel()
+            count += x.numel()
+    model.train(was_training)
+    return total / count
+
+
+# --------------------------------------------------------------------------------------
+# checkpoints (safetensors + JSON metadata; atomic writes)
+# --------------------------------------------------------------------------------------
+
+def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """Write ``tensors`` to ``path`` through a temp file in the same folder and os.replace,
+    so that a crash mid-write never leaves a half-written checkpoint behind."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
+                  metadata=metadata)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _unique_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The model's state dict without duplicates of tied tensors, and alias -> kept name."""
+    tensors, aliases, seen = {}, {}, {}
+    for name, t in model.state_dict().items():
+        key = (t.data_ptr(), t.shape, t.dtype) if t.numel() else None
+        if key is not None and key in seen:
+            aliases[name] = seen[key]
+            continue
+        if key is not None:
+            seen[key] = name
+        tensors[name] = t
+    return tensors, aliases
+
+
+def _model_config(model: nn.Module) -> dict | None:
+    config = getattr(model, "config", None)
+    if config is not None and dataclasses.is_dataclass(config):
+        return dataclasses.asdict(config)
+    return None
+
+
+def save_checkpoint(model: nn.Module, path, *, dtype: torch.dtype | None = None,
+                    extra: dict | None = None) -> Path:
+    """Save ``model``'s weights to ``path`` (safetensors, atomically).
+
+    The metadata holds the model's class name, its config as JSON (when ``model.config`` is a
+    dataclass) and ``extra`` (JSON-able values, e.g. the step, the val loss, a vocabulary).
+    ``dtype=torch.float16`` halves the file; loading converts back to the model's dtype.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    tensors, aliases = _unique_state(model)
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+    config = _model_config(model)
+    metadata = {
+        "format": "lmlib-checkpoint-1",
+        "model_class": type(model).__name__,
+        "config_class": type(model.config).__name__ if config is not None else "",
+        "config": json.dumps(config),
+        "tied": json.dumps(aliases),
+        "extra": json.dumps(extra or {}),
+    }
+    path = Path(path)
+    _atomic_save(tensors, path, metadata)
+    return path
+
+
+def _read_safetensors(path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a readable safetensors checkpoint "
+                         f"(corrupted or truncated?): {err}") from err
+    return tensors, metadata
+
+
+def load_state_dict_file(model: nn.Module, path, *, prefix: str = "") -> dict[str, str]:
+    """Load tensors saved by :func:`save_checkpoint` into ``model``; return the metadata.
+
+    A config that differs from ``model.config``, a missing or unexpected tensor, or a tensor
+    of another shape is a ``ValueError`` naming the key (and the shapes).
+    """
+    tensors, metadata = _read_safetensors(path)
+    if prefix:
+        tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    saved = json.loads(metadata.get("config", "null") or "null")
+    mine = _model_config(model)
+    if saved is not None and mine is not None and saved != mine:
+        diff = {k: (saved.get(k), mine.get(k)) for k in sorted(set(saved) | set(mine))
+                if saved.get(k) != mine.get(k)}
+        raise ValueError(f"{path} was saved for another config; differences "
+                         f"(checkpoint, model): {diff}")
+    own, aliases = _unique_state(model)
+    for key, target in own.items():
+        if key not in tensors:
+            raise ValueError(f"{path} has no tensor {key!r} (the model needs shape "
+                             f"{tuple(target.shape)})")
+        if tuple(tensors[key].shape) != tuple(target.shape):
+            raise ValueError(f"tensor {key!r} in {path} has shape {tuple(tensors[key].shape)}, "
+                             f"the model needs {tuple(target.shape)}")
+    unexpected = sorted(set(tensors) - set(own) - set(aliases))
+    if unexpected:
+        raise ValueError(f"{path} has tensors the model does not: {unexpected[:5]}")
+    with torch.no_grad():
+        for key, target in own.items():
+            target.copy_(tensors[key].to(target.dtype))
+    return metadata
+
+
+def load_checkpoint(path, model: nn.Module | None = None):
+    """Load a checkpoint written by :func:`save_checkpoint`; returns ``(model, extra)``.
+
+    Without ``model``, the model is built from the metadata: its class and config class
+    are looked up in :mod:`lmlib.models` (e.g. ``GPT`` with ``GPTConfig``).
+    """
+    if model is None:
+        _, metadata = _read_safetensors(path)
+        import lmlib.models as models
+
+        try:
+            model_cls = getattr(models, metadata["model_class"])
+            config_cls = getattr(models, metadata["config_class"])
+            config = config_cls(**json.loads(metadata["config"]))
+        except (KeyError, AttributeError, TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} does not say which lmlib.models class to build "
+                             f"({err}); pass the model to load into") from err
+        model = model_cls(config)
+    metadata = load_state_dict_file(model, path)
+    return model, json.loads(metadata.get("extra", "{}") or "{}")
+
+
+def state_path(checkpoint) -> Path:
+    """Where the resumable training state of ``checkpoint`` lives: ``x.safetensors`` ->
+    ``x.state.safetensors``."""
+    p = Path(checkpoint)
+    stem = p.name[:-len(".safetensors")] if p.name.endswith(".safetensors") else p.name
+    return p.with_name(stem + ".state.safetensors")
+
+
+# --------------------------------------------------------------------------------------
+# the training loop
+# --------------------------------------------------------------------------------------
+
+def _check_ids(ids, name: str, min_len: int) -> np.ndarray:
+    if isinstance(ids, torch.Tensor):
+        ids = ids.detach().cpu().numpy()
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"{name} must be one stream of token ids of shape (N,), got shape "
+                         f"{ids.shape}")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+    if len(ids) < min_len:
+        raise ValueError(f"{name} has {len(ids)} tokens; it needs at least {min_len} "
+                         f"(block_size + 1)")
+    if ids.min() < 0:
+        raise ValueError(f"{name} holds negative token ids")
+    return ids.astype(np.int64, copy=False)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+    except ImportError:
+        return False
+
+
+class _LivePlot:
+    """A loss plot that redraws in place in a notebook after each evaluation."""
+
+    def __init__(self):
+        self.handle = None
+
+    def update(self, history: History, title: str = "") -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig, ax = plt.subplots()
+        ax.plot(history.steps, history.train_loss, "o-", ms=3, label="train (fixed batches)")
+        ax.plot(history.steps, history.val_loss, "o-", ms=3, label="val (fixed batches)")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss (nats/token)")
+        ax.set_title(title)
+        ax.legend()
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+        plt.close(fig)
+
+
+class Trainer:
+    """One training run: model, optimizer, data, schedule, checkpoints. :func:`train` is the
+    convenient front door; the class is there so that each piece can be read (and extended)
+    on its own."""
+
+    def __init__(self, model: nn.Module, train_ids, val_ids, config: TrainConfig,
+                 checkpoint=None, checkpoint_dtype: torch.dtype | None = None,
+                 extra: dict | None = None):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        self.config = config
+        need = config.block_size + 1
+        self.train_ids = _check_ids(train_ids, "train_ids", need)
+        self.val_ids = _check_ids(val_ids, "val_ids", need)
+        mconf = getattr(model, "config", None)
+        vocab = getattr(mconf, "vocab_size", None)
+        if vocab is not None:
+            for name, ids in (("train_ids", self.train_ids), ("val_ids", self.val_ids)):
+                if ids.max() >= vocab:
+                    raise ValueError(f"{name} holds token id {int(ids.max())}, outside the "
+                                     f"model's vocabulary [0, {vocab})")
+        model_block = getattr(mconf, "block_size", None)
+        if model_block is not None and config.block_size > model_block:
+            raise ValueError(f"TrainConfig.block_size ({config.block_size}) is longer than the "
+                             f"model's block_size ({model_block})")
+        from lmlib import get_device
+
+        self.device = get_device(config.device)
+        self.model = model.to(self.device)
+        self.optimizer = make_optimizer(model, config)
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.checkpoint_dtype = checkpoint_dtype
+        self.extra = dict(extra or {})
+        self.is_main = True  # the process that writes checkpoints and logs (DDP: rank 0)
+        self.step_num = 0  # updates done so far
+        self.history = History()
+        self.rng = np.random.default_rng(config.seed)  # training batches
+        torch.manual_seed(config.seed)  # dropout, and anything else random in the model
+        # the fixed evaluation batches: the same windows at every evaluation
+        eval_rng = np.random.default_rng([config.seed, 1])
+        from lmlib.data import get_batch
+
+        self._get_batch = get_batch
+        self.eval_sets = {
+            split: [get_batch(ids, config.batch_size, config.block_size, eval_rng)
+                    for _ in range(config.eval_batches)]
+            for split, ids in (("train", self.train_ids), ("val", self.val_ids))}
+
+    # ---- one update ------------------------------------------------------------------
+    def autocast(self):
+        """The context of the forward pass: mixed precision would go here (off for now)."""
+        return contextlib.nullcontext()
+
+    def step(self) -> float:
+        """Draw a batch, forward, backward, clip, one AdamW update. Returns the batch loss."""
+        cfg = self.config
+        lr = lr_at(self.step_num, cfg)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x, y = self._get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.rng)
+        x = torch.from_numpy(x).to(self.device)
+        y = torch.from_numpy(y).to(self.device)
+        with self.autocast():
+            _, loss = self.model(x, y)
+        if loss is None or not torch.is_tensor(loss) or loss.dim() != 0:
+            raise ValueError("model(idx, targets) must return (logits, loss) with a scalar loss")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.step_num += 1
+        return loss.item()
+
+    def evaluate(self) -> tuple[float, float]:
+        return (estimate_loss(self.model, self.eval_sets["train"], self.device),
+                estimate_loss(self.model, self.eval_sets["val"], self.device))
+
+    # ---- checkpoints -----------------------------------------------------------------
+    def save_best(self) -> None:
+        if self.checkpoint is None or not self.is_main:
+            return
+        extra = dict(self.extra, step=self.step_num, val_loss=self.history.best_val,
+                     train_config=self.config.to_dict())
+        save_checkpoint(self.model, self.checkpoint, dtype=self.checkpoint_dtype, extra=extra)
+
+    def save_state(self) -> None:
+        """The full state of the run (current weights, optimizer, generators, history) so
+        that :meth:`load_state` continues exactly where it stopped."""
+        if self.checkpoint is None or not self.is_main:
+            return
+        tensors = {f"model.{k}": v for k, v in _unique_state(self.model)[0].items()}
+        opt = self.optimizer.state_dict()
+        for pid, st in opt["state"].items():
+            for name, value in st.items():
+                tensors[f"optim.{pid}.{name}"] = torch.as_tensor(value)
+        tensors["rng.torch"] = torch.get_rng_state()
+        metadata = {
+            "format": "lmlib-train-state-1",
+            "config": json.dumps(_model_config(self.model)),
+            "train_config": json.dumps(self.config.to_dict()),
+            "step": str(self.step_num),
+            "history": json.dumps(self.history.to_dict()),
+            "rng.numpy": json.dumps(self.rng.bit_generator.state),
+        }
+        _atomic_save(tensors, state_path(self.checkpoint), metadata)
+
+    def load_state(self, path=None) -> None:
+        path = Path(path) if path is not None else state_path(self.checkpoint)
+        tensors, metadata = _read_safetensors(path)
+        if metadata.get("format") != "lmlib-train-state-1":
+            raise ValueError(f"{path} is not an lmlib training state")
+        saved = json.loads(metadata["train_config"])
+        saved["betas"] = tuple(saved["betas"])
+        mine = self.config.to_dict()
+        diff = {k: (saved.get(k), mine.get(k)) for k in mine
+                if k not in ("steps", "eval_interval", "device") and saved.get(k) != mine.get(k)}
+        if diff:
+            raise ValueError(f"{path} was written for another training config; differences "
+                             f"(state, now): {diff}")
+        own, _ = _unique_state(self.model)
+        model_tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        saved_config = json.loads(metadata.get("config", "null") or "null")
+        if saved_config is not None and saved_config != _model_config(self.model):
+            raise ValueError(f"{path} was saved for another model config: {saved_config}")
+        with torch.no_grad():
+            for key, target in own.items():
+                if key not in model_tensors or model_tensors[key].shape != target.shape:
+                    raise ValueError(f"{path}: tensor {key!r} missing or of another shape")
+                target.copy_(model_tensors[key])
+        opt = self.optimizer.state_dict()
+        state = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, pid, name = key.split(".", 2)
+                state.setdefault(int(pid), {})[name] = value.to(self.device) \
+                    if name != "step" else value
+        opt["state"] = state
+        self.optimizer.load_state_dict(opt)
+        torch.set_rng_state(tensors["rng.torch"])
+        self.rng.bit_generator.state = json.loads(metadata["rng.numpy"])
+        self.step_num = int(metadata["step"])
+        self.history = History.from_dict(json.loads(metadata["history"]))
+
+    # ---- the loop --------------------------------------------------------------------
+    def run(self, *, progress: bool = True, plot: bool | str = "auto", stop_at: int | None = None,
+            time_limit: float | None = None, log=None) -> History:
+        """Train until ``config.steps`` (or ``stop_at`` steps, or ``time_limit`` seconds of
+        this session, or Ctrl-C), evaluating and checkpointing every ``eval_interval``."""
+        from tqdm.auto import tqdm
+
+        cfg = self.config
+        end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+        live = _LivePlot() if (plot is True or (plot == "auto" and _in_notebook())) else None
+        bar = tqdm(total=cfg.steps, initial=self.step_num, disable=not progress,
+                   desc="training", unit="step", dynamic_ncols=True)
+        tokens = cfg.batch_size * cfg.block_size
+        session_start = time.perf_counter()
+        t_train, n_since = 0.0, 0
+        self.history.interrupted = False
+        self.model.train()
+        try:
+            while self.step_num < end:
+                t0 = time.perf_counter()
+                loss = self.step()
+                dt = time.perf_counter() - t0
+                t_train += dt
+                self.history.seconds += dt
+                n_since += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
+                    self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live, bar, log)
+                    t_train, n_since = 0.0, 0
+                if time_limit is not None and time.perf_counter() - session_start > time_limit:
+                    break
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.write("interrupted: saving the training state; the best checkpoint is kept")
+        finally:
+            bar.close()
+        self.history.final_step = self.step_num
+        if self.step_num < cfg.steps:
+            self.history.interrupted = True
+            self.save_state()
+        return self.history
+
+    def _evaluate_and_save(self, tok_s: float, live, bar, log) -> None:
+        h = self.history
+        train_loss, val_loss = self.evaluate()
+        h.steps.append(self.step_num)
+        h.train_loss.append(train_loss)
+        h.val_loss.append(val_loss)
+        h.tokens_per_s.append(tok_s)
+        h.lr.append(lr_at(self.step_num - 1, self.config))
+        improved = val_loss < h.best_val
+        if improved:
+            h.best_val, h.best_step = val_loss, self.step_num
+            self.save_best()
+        self.save_state()
+        line = (f"step {self.step_num:6d} | train {train_loss:.4f} | val {val_loss:.4f}"
+                f"{' *' if improved else '  '} | lr {h.lr[-1]:.2e} | {tok_s:,.0f} tok/s | "
+                f"{h.seconds:,.0f} s")
+        if log is not None:
+            print(line, file=log, flush=True)
+        if live is not None:
+            live.update(h, f"best val {h.best_val:.4f} at step {h.best_step}")
+        elif bar is not None and not bar.disable:
+            bar.write(line)
+
+
+def train(model: nn.Module, train_ids, val_ids, config: TrainConfig | None = None, *,
+          checkpoint=None, resume: bool = False, progress: bool = True,
+          plot: bool | str = "auto", stop_at: int | None = None, time_limit: float | None = None,
+          checkpoint_dtype: torch.dtype | None = None, extra: dict | None = None, log=None,
+          **overrides) -> History:
+    """Train ``model`` on ``train_ids`` (a 1-D array of token ids), evaluating on ``val_ids``.
+
+    ``config`` is a :class:`TrainConfig`; keyword ``overrides`` replace its fields, e.g.
+    ``train(model, tr, va, steps=500, lr=3e-3)``. With ``checkpoint`` (a path), the best
+    model so far is kept there and the training state next to it (:func:`state_path`);
+    ``resume=True`` continues from that state when it exists. ``plot``: ``"auto"`` draws a
+    live loss plot in notebooks only, ``True`` always, ``False`` never. ``stop_at`` /
+    ``time_limit`` stop early (resumable). Returns the :class:`History`.
+    """
+    config = config or TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if overrides:
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)})
+        if unknown:
+            raise TypeError(f"unknown training option(s) {unknown}; TrainConfig has "
+                            f"{[f.name for f in dataclasses.fields(TrainConfig)]}")
+        config = dataclasses.replace(config, **overrides)
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs a checkpoint path to resume from")
+    trainer = Trainer(model, train_ids, val_ids, config, checkpoint=checkpoint,
+                      checkpoint_dtype=checkpoint_dtype, extra=extra)
+    if resume and state_path(checkpoint).is_file():
+        trainer.load_state()
+    return trainer.run(progress=progress, plot=plot, stop_at=stop_at, time_limit=time_limit,
+                       log=log)
+
+
+# --------------------------------------------------------------------------------------
+# command line: python -m lmlib.train --preset shakespeare-gpt --checkpoint out.safetensors
+# --------------------------------------------------------------------------------------
+
+PRESETS: dict[str, dict] = {
+    # nanoGPT's CPU recipe (its README's "baby GPT" for a laptop)
+    "nanogpt-cpu": dict(
+        model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+        train=dict(steps=2000, batch_size=12, block_size=64, lr=1e-3, min_lr=1e-4, warmup=100,
+                   eval_interval=250, eval_batches=20)),
+    # the course's recommended 10-minute CPU configuration
+    "cpu-10min": dict(
+        model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+        train=dict(steps=6000, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup=100,
+                   eval_interval=500, eval_batches=20)),
+    # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
+    "shakespeare-gpt": dict(
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+        train=dict(steps=4500, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
+                   warmup=200, eval_interval=250, eval_batches=40)),
+}
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lmlib.train",
+        description="Train a GPT on Tiny Shakespeare with the course trainer (resumable).")
+    parser.add_argument("--preset", default="shakespeare-gpt", choices=sorted(PRESETS))
+    parser.add_argument("--checkpoint", required=True, help="where the best model is kept")
+    parser.add_argument("--resume", action="store_true", help="continue from the saved state")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a TrainConfig field (e.g. steps=5000) or, with the "
+                             "model. prefix, a GPTConfig field (e.g. model.n_layer=6)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="stop (resumably) after this many seconds")
+    parser.add_argument("--half", action="store_true", help="store the best model in float16")
+    parser.add_argument("--log", default=None, help="append evaluation lines to this file")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+
+    import lmlib
+    from lmlib.data import shakespeare
+    from lmlib.models.gpt import GPT, GPTConfig
+
+    lmlib.setup(quiet=True)
+    preset = PRESETS[args.preset]
+    mkw, tkw = dict(preset["model"]), dict(preset["train"])
+    for item in args.set:
+        if "=" not in item:
+            parser.error(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        if key.startswith("model."):
+            mkw[key[len("model."):]] = _parse_value(value)
+        else:
+            tkw[key] = _parse_value(value)
+    tok, train_ids, val_ids = shakespeare()
+    try:
+        model = GPT(GPTConfig(vocab_size=tok.vocab_size, **mkw))
+        config = TrainConfig(**tkw)
+    except (TypeError, ValueError) as err:
+        parser.error(str(err))
+    log = open(args.log, "a", encoding="utf-8") if args.log else sys.stdout
+    print(f"# {args.preset}: {model.num_params():,} parameters, model {mkw}, train {tkw}, "
+          f"threads {torch.get_num_threads()}", file=log, flush=True)
+    history = train(model, train_ids, val_ids, config, checkpoint=args.checkpoint,
+                    resume=args.resume, progress=not args.no_progress, plot=False,
+                    time_limit=args.time_limit,
+                    checkpoint_dtype=torch.float16 if args.half else None,
+                    extra={"itos": tok.itos, "preset": args.preset}, log=log)
+    print(f"# stopped at step {history.final_step} of {config.steps}; "
+          f"best val (fixed batches) {history.best_val:.4f} at step {history.best_step}; "
+          f"{history.seconds:,.0f} s of training", file=log, flush=True)
+    if log is not sys.stdout:
+        log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
