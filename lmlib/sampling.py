@@ -8,7 +8,7 @@ The pipeline of :func:`sample`, in this order (the order of Hugging Face's warpe
     logits --temperature--> logits / T --top-k--> --top-p--> --min-p--> softmax --> draw
 
 Filtered entries become ``-inf`` (probability exactly 0). The most likely token is never
-filtered. The tie rules, the same as Hugging Face's ``TopKLogitsWarper``,
+filtered (on a tie for the top, at least one of the tied tokens survives). The tie rules, the same as Hugging Face's ``TopKLogitsWarper``,
 ``TopPLogitsWarper`` and ``MinPLogitsWarper`` (with ``min_tokens_to_keep=1``):
 
 - **top-k** keeps every token whose logit is ``>=`` the k-th largest logit. Tokens tied
@@ -305,7 +305,11 @@ def sample(logits, *, temperature: float = 1.0, top_k: int | None = None,
     if t == 0:
         ids = logits.argmax(dim=-1) if is_torch else logits.argmax(axis=-1)
         return ids if is_torch or ids.ndim else int(ids)
-    probs = softmax(_filter(apply_temperature(logits, t), top_k, top_p, min_p))
+    # shift so that the largest logit is 0 (same distribution): logits / T cannot overflow
+    # (differences beyond the float range become -inf, i.e. probability 0)
+    top = logits.amax(dim=-1, keepdim=True) if is_torch else logits.max(axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):
+        probs = softmax(_filter(apply_temperature(logits - top, t), top_k, top_p, min_p))
     if is_torch:
         if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
             rng = torch.Generator(device=probs.device).manual_seed(int(rng))
