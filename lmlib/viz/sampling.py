@@ -227,7 +227,11 @@ _CSS = """<style>
 .lmlib-sampling-table td.tok {font-family: monospace; text-align: left;}
 .lmlib-sampling-table tr.removed td {color: #999;}
 .lmlib-sampling-table tr.cut td {border-top: 2px dashed %s;}
-.lmlib-sampling-table .bar {display: inline-block; height: 10px; vertical-align: middle;}
+.lmlib-sampling-explorer .bar {display: inline-block; height: 10px; vertical-align: middle;}
+.lmlib-sampling-histogram table {border-collapse: collapse; font-size: 12px;}
+.lmlib-sampling-histogram td {padding: 0 6px; text-align: right;}
+.lmlib-sampling-histogram td.tok {font-family: monospace; text-align: left;}
+.lmlib-sampling-histogram .hbar {height: 5px; margin: 1px 0;}
 .lmlib-sampling-text {font-family: monospace; white-space: pre-wrap; font-size: 13px;
   border: 1px solid #ddd; padding: 4px; max-height: 180px; overflow-y: auto;}
 .lmlib-sampling-error {color: #b00020;}
@@ -324,22 +328,26 @@ class SamplingExplorer(_explorer_base()):
 
         V = len(self._logits)
         lay = w.Layout
+        wide = {"description_width": "initial"}
         self.temperature = w.FloatLogSlider(value=temperature, base=10, min=np.log10(0.05),
                                             max=np.log10(5.0), step=0.01,
                                             description="temperature", readout_format=".3g",
-                                            continuous_update=True, layout=lay(width="420px"))
+                                            continuous_update=True, style=wide,
+                                            layout=lay(width="440px"))
         self.temperature.add_class("lmlib-sampling-temperature")
         self.mode = w.ToggleButtons(options=["sample", "greedy"], value="sample",
                                     style={"button_width": "70px"})
         self.mode.add_class("lmlib-sampling-mode")
-        self.top_k = w.IntText(value=top_k, description="top-k", layout=lay(width="150px"),
+        self.top_k = w.IntText(value=top_k, description="top-k (0 = off)", style=wide,
+                               layout=lay(width="200px"),
                                tooltip=f"0 = off; 1 to {V}")
         self.top_p = w.FloatSlider(value=top_p, min=0.01, max=1.0, step=0.01,
                                    description="top-p", layout=lay(width="300px"))
         self.min_p = w.FloatSlider(value=min_p, min=0.0, max=1.0, step=0.01,
                                    description="min-p", layout=lay(width="300px"))
-        self.n = w.IntText(value=n, description="N", layout=lay(width="130px"))
-        self.seed = w.IntText(value=seed, description="seed", layout=lay(width="130px"))
+        self.n = w.IntText(value=n, description="N", style=wide, layout=lay(width="130px"))
+        self.seed = w.IntText(value=seed, description="seed", style=wide,
+                              layout=lay(width="130px"))
         self.sample_button = w.Button(description="sample N", icon="random")
         self.step_button = w.Button(description="step", icon="step-forward",
                                     disabled=model is None,
@@ -493,10 +501,10 @@ class SamplingExplorer(_explorer_base()):
             tok = html.escape(repr(self.labels[tab["order"][i]]))
             share = self.counts[i] / n
             rows.append(
-                f"<tr><td class='tok'>{tok}</td><td style='text-align:left'>"
-                f"<span class='bar' style='width:{int(160 * tab['final'][i])}px;"
-                f"background:{KEPT_COLOUR}'></span><br><span class='bar' style='width:"
-                f"{int(160 * share)}px;background:{SAMPLED_COLOUR}'></span></td>"
+                f"<tr><td class='tok'>{tok}</td><td style='text-align:left;width:170px'>"
+                f"<div class='hbar' style='width:{int(160 * tab['final'][i])}px;"
+                f"background:{KEPT_COLOUR}'></div><div class='hbar' style='width:"
+                f"{int(160 * share)}px;background:{SAMPLED_COLOUR}'></div></td>"
                 f"<td>{self.counts[i]}</td></tr>")
         self.histogram.value = (
             f"<div style='font-size:12px'><b>{n} samples</b> (seed {self.seed.value}): "
