@@ -12,6 +12,7 @@ import torch
 
 matplotlib.use("Agg")
 
+import lmlib  # noqa: E402
 import lmlib.viz  # noqa: E402
 from lmlib.data import CharTokenizer  # noqa: E402
 from lmlib.models.gpt import GPT, GPTConfig  # noqa: E402
@@ -27,6 +28,16 @@ from lmlib.viz.sampling import (  # noqa: E402
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TEXT = "the cat sat on the mat.\n"
 LOGITS = np.array([2.0, 1.0, 0.5, 0.0, -1.0])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def course_setup():
+    """The notebooks' configuration (lmlib.setup: seeds, torch threads for this machine),
+    under which the widget's speed is measured; the thread count is restored after."""
+    threads = torch.get_num_threads()
+    lmlib.setup(quiet=True)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
