@@ -178,12 +178,19 @@ if not lmlib.FAST:
 def logprob(ids, start):
     """Total log-probability the model gives to ids[start:], each token given the ones
     before it (at most BLOCK of them)."""
+    ids = torch.tensor(ids)
     total = 0.0
     with torch.no_grad():
-        for t in range(start, len(ids)):
-            lp = F.log_softmax(model(torch.tensor([ids[max(0, t - BLOCK):t]]))[0][0, -1].double(),
-                               dim=-1)
-            total += float(lp[ids[t]])
+        # tokens 1 .. BLOCK-1: one pass over the first block (position t-1 predicts token t)
+        lp = F.log_softmax(model(ids[None, :BLOCK])[0][0].double(), dim=-1)
+        for t in range(max(start, 1), min(len(ids), BLOCK)):
+            total += float(lp[t - 1, ids[t]])
+        # later tokens: one window of the BLOCK tokens before each, all in one batch
+        later = list(range(max(start, BLOCK), len(ids)))
+        if later:
+            windows = torch.stack([ids[t - BLOCK:t] for t in later])         # (N, BLOCK)
+            lp = F.log_softmax(model(windows)[0][:, -1].double(), dim=-1)    # (N, V)
+            total += float(lp[torch.arange(len(later)), ids[later]].sum())
     return total
 
 
@@ -389,7 +396,8 @@ print(f"distinct 4-grams: greedy {S.distinct_n(greedy_ids[len(prompt_ids):], 4):
 # Low temperature: safe, repetitive text. High temperature: varied text that stops making
 # sense. We measure both sides for several temperatures: **quality** as the model's own
 # loss (at T = 1) on the text it sampled (lower = text the model finds more plausible), and
-# **diversity** as distinct-4 over the samples.
+# **diversity** as distinct-4 over all the samples of one temperature together (so that
+# samples that repeat each other count as repetitive too).
 
 # %%
 def own_loss(ids, start):
@@ -398,12 +406,12 @@ def own_loss(ids, start):
 
 
 temps = [0.3, 0.7, 1.0, 1.5] if lmlib.FAST else [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0]
-n_samples, length = (2, 60) if lmlib.FAST else (4, 200)
+n_samples, length = (3, 60) if lmlib.FAST else (6, 200)
 quality, diversity = [], []
 for T in temps:
     outs = [S.generate(model, prompt_ids, length, temperature=T, seed=s) for s in range(n_samples)]
     quality.append(statistics.mean(own_loss(o, len(prompt_ids)) for o in outs))
-    diversity.append(statistics.mean(S.distinct_n(o[len(prompt_ids):], 4) for o in outs))
+    diversity.append(S.distinct_n([o[len(prompt_ids):] for o in outs], 4))
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
 ax1.plot(temps, quality, "o-", label="model's loss on its samples")
 ax1.set_xlabel("temperature")

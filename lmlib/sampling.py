@@ -579,12 +579,21 @@ def beam_search(model, prompt_ids, beam_width: int, max_new_tokens: int,
 
 
 def distinct_n(ids, n: int) -> float:
-    """Diversity of a text: distinct n-grams / all n-grams of the sequence ``ids``
-    (1.0 = no n-gram repeats; near 0 = the same n-gram over and over)."""
+    """Diversity of a text: distinct n-grams / all n-grams (1.0 = no n-gram repeats; near
+    0 = the same n-gram over and over).
+
+    ``ids``: one sequence of token ids, or a list of sequences (several samples): their
+    n-grams, taken within each sequence, are pooled, so repeats ACROSS samples count too.
+    """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be an int >= 1, got {n!r}")
-    seq = list(ids.tolist() if hasattr(ids, "tolist") else ids)
-    grams = [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
+    seqs = list(ids.tolist() if hasattr(ids, "tolist") else ids)
+    if not seqs or not isinstance(seqs[0], (list, tuple, np.ndarray, torch.Tensor)):
+        seqs = [seqs]
+    grams = []
+    for seq in seqs:
+        seq = list(seq.tolist() if hasattr(seq, "tolist") else seq)
+        grams += [tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)]
     if not grams:
-        raise ValueError(f"ids has {len(seq)} tokens: too short for {n}-grams")
+        raise ValueError(f"ids is too short for {n}-grams")
     return len(set(grams)) / len(grams)

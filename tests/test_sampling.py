@@ -493,6 +493,9 @@ def test_distinct_n():
     assert distinct_n([1, 2, 3, 4], 1) == 1.0
     assert distinct_n([1, 1, 1, 1], 1) == 0.25
     assert distinct_n([1, 2, 1, 2, 1], 2) == 0.5
+    assert distinct_n([[1, 2, 3], [1, 2, 3]], 2) == 0.5           # pooled across samples
+    assert distinct_n([[1, 2], [2, 1]], 2) == 1.0                 # no n-gram across the seam
+    assert distinct_n(np.array([[1, 1], [1, 1]]), 1) == 0.25
     with pytest.raises(ValueError, match="n must be"):
         distinct_n([1, 2], 0)
     with pytest.raises(ValueError, match="too short"):
