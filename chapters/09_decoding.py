@@ -396,8 +396,8 @@ print(f"distinct 4-grams: greedy {S.distinct_n(greedy_ids[len(prompt_ids):], 4):
 # Low temperature: safe, repetitive text. High temperature: varied text that stops making
 # sense. We measure both sides for several temperatures: **quality** as the model's own
 # loss (at T = 1) on the text it sampled (lower = text the model finds more plausible), and
-# **diversity** as distinct-4 over all the samples of one temperature together (so that
-# samples that repeat each other count as repetitive too).
+# **diversity** as distinct-8 (8 characters: a word or two) over all the samples of one
+# temperature together, so that samples that repeat each other count as repetitive too.
 
 # %%
 def own_loss(ids, start):
@@ -411,21 +411,21 @@ quality, diversity = [], []
 for T in temps:
     outs = [S.generate(model, prompt_ids, length, temperature=T, seed=s) for s in range(n_samples)]
     quality.append(statistics.mean(own_loss(o, len(prompt_ids)) for o in outs))
-    diversity.append(S.distinct_n([o[len(prompt_ids):] for o in outs], 4))
+    diversity.append(S.distinct_n([o[len(prompt_ids):] for o in outs], 8))
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
 ax1.plot(temps, quality, "o-", label="model's loss on its samples")
 ax1.set_xlabel("temperature")
 ax1.set_ylabel("nats / token (lower: more plausible)")
 ax1b = ax1.twinx()
-ax1b.plot(temps, diversity, "s-", color="C1", label="distinct-4")
-ax1b.set_ylabel("distinct-4 (higher: more varied)")
+ax1b.plot(temps, diversity, "s-", color="C1", label="distinct-8")
+ax1b.set_ylabel("distinct-8 (higher: more varied)")
 ax1.legend(loc="upper left", fontsize=8)
 ax1b.legend(loc="lower right", fontsize=8)
 ax1.set_title("both grow with T")
 ax2.plot(diversity, quality, "o-")
 for T, d, q in zip(temps, diversity, quality):
     ax2.annotate(f"T={T}", (d, q), fontsize=8, xytext=(3, 3), textcoords="offset points")
-ax2.set_xlabel("diversity (distinct-4)")
+ax2.set_xlabel("diversity (distinct-8)")
 ax2.set_ylabel("loss on own samples")
 ax2.set_title("the trade-off: more variety costs plausibility")
 plt.show()
