@@ -56,7 +56,7 @@ import torch.nn.functional as F
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
            "estimate_loss", "evaluate", "token_losses", "save_checkpoint", "load_checkpoint",
-           "load_state_dict_file", "state_path", "PRESETS"]
+           "load_state_dict_file", "state_path", "export_checkpoint", "PRESETS"]
 
 
 # --------------------------------------------------------------------------------------
@@ -368,6 +368,14 @@ def load_checkpoint(path, model: nn.Module | None = None):
         model = model_cls(config)
     metadata = load_state_dict_file(model, path)
     return model, json.loads(metadata.get("extra", "{}") or "{}")
+
+
+def export_checkpoint(src, dst, *, dtype: torch.dtype | None = torch.float16,
+                      extra: dict | None = None) -> Path:
+    """Copy the model checkpoint ``src`` to ``dst`` (e.g. to ship it), stored in ``dtype``
+    (half precision by default: half the bytes), with ``extra`` merged into its metadata."""
+    model, old = load_checkpoint(src)
+    return save_checkpoint(model, dst, dtype=dtype, extra=dict(old, **(extra or {})))
 
 
 def state_path(checkpoint) -> Path:
@@ -697,7 +705,7 @@ PRESETS: dict[str, dict] = {
     # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
     "shakespeare-gpt": dict(
         model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
-        train=dict(steps=2000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
+        train=dict(steps=1600, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
                    warmup=200, eval_interval=250, eval_batches=40)),
 }
 
