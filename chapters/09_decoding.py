@@ -55,27 +55,11 @@ from lmlib.viz.sampling import next_token_table
 # dimensions, a context of 128 characters), trained in chapter 07.
 
 # %%
-try:
-    model, tok = load_pretrained("shakespeare-gpt")
-    MODEL_NOTE = "the shipped Shakespeare GPT"
-except FileNotFoundError:
-    if not lmlib.FAST:
-        raise FileNotFoundError("this chapter needs the shipped Shakespeare GPT "
-                                "(lmlib/assets/gpt_shakespeare.safetensors); reinstall lmlib "
-                                "or train it with `python -m lmlib.train --preset "
-                                "shakespeare-gpt`") from None
-    # fast mode (CI) only, while the checkpoint is not in this copy: same shape, random weights
-    from lmlib.models import GPT, GPTConfig
-    from lmlib.train import PRESETS
-
-    tok = shakespeare()[0]
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, **PRESETS["shakespeare-gpt"]["model"]))
-    MODEL_NOTE = "RANDOM weights (fast mode without the shipped checkpoint)"
+model, tok = load_pretrained("shakespeare-gpt")
 model.eval()
 _, _, val_ids = shakespeare()
 BLOCK = model.config.block_size
-print(f"{MODEL_NOTE}: {model.num_params():,} parameters, block size {BLOCK}, "
+print(f"the shipped GPT: {model.num_params():,} parameters, block size {BLOCK}, "
       f"vocabulary {tok.vocab_size}")
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import statistics
 
-import torch
-
 from lmlib.bench import Measurement, stopwatch
 
 NEW_TOKENS = 500
@@ -22,21 +20,10 @@ REPEATS = 3
 
 
 def shipped_model():
-    """``(model, tokenizer, note)``: the shipped Shakespeare GPT. When its checkpoint is not
-    in this copy of lmlib yet, a GPT of the SAME shape with random weights (the speed of a
-    forward pass does not depend on the values of the weights), and ``note`` says so."""
+    """``(model, tokenizer)``: the shipped Shakespeare GPT (an error if it is missing)."""
     from lmlib.pretrained import load_pretrained
 
-    try:
-        model, tok = load_pretrained("shakespeare-gpt")
-        return model, tok, "shipped checkpoint"
-    except FileNotFoundError:
-        from lmlib.models.gpt import GPT, GPTConfig
-        from lmlib.train import PRESETS
-
-        torch.manual_seed(0)
-        model = GPT(GPTConfig(vocab_size=65, **PRESETS["shakespeare-gpt"]["model"])).eval()
-        return model, None, "shipped checkpoint MISSING: random weights of its shape"
+    return load_pretrained("shakespeare-gpt")
 
 
 def time_generation(model, prompt, n_new: int, use_cache: bool, repeats: int = REPEATS):
@@ -55,7 +42,7 @@ def time_generation(model, prompt, n_new: int, use_cache: bool, repeats: int = R
 def run() -> list[Measurement]:
     from lmlib.sampling import generate
 
-    model, _, note = shipped_model()
+    model, _ = shipped_model()
     block = model.config.block_size
     prompt = [0]
     time_generation(model, prompt, 20, True, repeats=1)  # warm-up
@@ -63,7 +50,7 @@ def run() -> list[Measurement]:
     fast, _ = time_generation(model, prompt, NEW_TOKENS, use_cache=True)
     greedy_cached = generate(model, prompt, block - 1, temperature=0, use_cache=True)
     greedy_plain = generate(model, prompt, block - 1, temperature=0, use_cache=False)
-    where = f"block_size {block}, {model.num_params() / 1e6:.2f}M params, {note}"
+    where = f"shipped GPT, block_size {block}, {model.num_params() / 1e6:.2f}M params"
     return [
         Measurement(f"{NEW_TOKENS} new tokens, no cache", slow, "s", note=where),
         Measurement(f"{NEW_TOKENS} new tokens, KV cache", fast, "s", note=where),
