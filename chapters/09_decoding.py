@@ -28,7 +28,7 @@
 # **Prerequisites:** chapter 07 (the GPT and its shipped checkpoint); chapter 05 for the
 # attention maths of the KV cache.
 #
-# **Time on a laptop CPU:** about 3 minutes (no training: the model is the shipped one).
+# **Time on a laptop CPU:** about 2 minutes (no training: the model is the shipped one).
 
 # %%
 import lmlib
