@@ -9,124 +9,30 @@ Chromium missing: a failure under CI (``CI=true``), a skip with the reason elsew
 
 from __future__ import annotations
 
-import os
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+from browser_utils import (
+    CHROMIUM_ARGS,
+    ROOT,
+    SHOTS,
+    chromium_or_skip,
+    jupyter_lab,
+    open_and_run_all,
+)
 
-from lmlib.lab import install_overrides, lab_command
-
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "chapters" / "05_attention.ipynb"
-SHOTS = ROOT / "build" / "screenshots"
 FAILURES = ROOT / "build" / "browser_failures"   # screenshots taken when the test fails
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 
 pytestmark = pytest.mark.browser
 
 
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        reason = ("chromium is not installed (Debian: apt-get install -y chromium); the "
-                  "browser test of the AttentionExplorer cannot run")
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on a free port with a token, serving a temporary copy of the
-    chapter (so that autosave never writes outputs into the repository)."""
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
-    install_overrides(sys.prefix)
-    port, token = _free_port(), secrets.token_hex(16)
-    jupyter = tmp_path / "jupyter"
-    env = dict(os.environ, LMLIB_FAST="1",
-               JUPYTER_CONFIG_DIR=str(jupyter / "config"),
-               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(jupyter / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(jupyter / "workspaces"))
-    env.pop("MPLBACKEND", None)  # let the kernel use the inline backend, as a learner's does
-    log = open(tmp_path / "lab.log", "w", encoding="utf-8")
-    cmd = lab_command(port=port, token=token, open_path=None, browser=False, root=root)
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            cwd=str(root))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("JupyterLab did not start:\n"
-                            + (tmp_path / "lab.log").read_text(encoding="utf-8")[-3000:])
-            time.sleep(0.5)
-        yield base, token, tmp_path / "lab.log"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def _run_all_cells(page, tries: int = 3) -> None:
-    """Run > Run All Cells, again if no cell started (the kernel can report idle a moment
-    before the notebook is connected to it)."""
-    for attempt in range(tries):
-        page.locator(".jp-Notebook .jp-Cell").first.click()   # make the notebook current
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        try:
-            page.wait_for_function(
-                """() => [...document.querySelectorAll('.jp-InputArea-prompt')]
-                          .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))""",
-                timeout=20_000)
-            return
-        except Exception:
-            print(f"Run All Cells: no cell started (attempt {attempt + 1})", page.evaluate(
-                "() => [...document.querySelectorAll('.jp-InputArea-prompt')].slice(0, 6)"
-                ".map(p => p.textContent)"))
-            FAILURES.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(FAILURES / "run_all_cells.png"))
-            if attempt == tries - 1:
-                raise
-            page.keyboard.press("Escape")
-
-
-def test_attention_explorer_in_jupyterlab(lab):
+def test_attention_explorer_in_jupyterlab(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    executable = _chromium()
-    base, token, log = lab
+    executable = chromium_or_skip("the AttentionExplorer")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
+    with jupyter_lab(NOTEBOOK, tmp_path) as (base, token, log), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True,
                                     args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -136,26 +42,9 @@ def test_attention_explorer_in_jupyterlab(lab):
         page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
                 else outside.append(r.url))
         try:
-            page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?reset&token={token}")
-            idle = '.jp-Notebook-ExecutionIndicator[data-status="idle"]'
-            page.wait_for_selector(idle, timeout=90_000)
-
-            _run_all_cells(page)
+            open_and_run_all(page, base, token, NOTEBOOK.name)
             explorer = page.locator(".lmlib-attention-explorer.ch05-shakespeare")
             explorer.wait_for(timeout=120_000)
-            # every cell has run when the kernel is idle again and no cell waits ("[*]")
-            page.wait_for_function(
-                """() => {
-                    const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
-                    const prompts = [...document.querySelectorAll('.jp-InputArea-prompt')];
-                    return ind && ind.dataset.status === 'idle' && prompts.length > 0
-                        && prompts.every(p => !p.textContent.includes('*'))
-                        && prompts.filter(p => /\\[\\d+\\]/.test(p.textContent)).length
-                           === document.querySelectorAll('.jp-CodeCell').length;
-                }""", timeout=240_000)
-            content = page.content()
-            assert "Traceback (most recent call last)" not in content, \
-                "a cell raised an error:\n" + page.locator(".jp-OutputArea-output").all_inner_texts()[-1]
 
             caption = explorer.locator(".lmlib-attn-caption")
             view = explorer.locator(".lmlib-attn")
