@@ -528,7 +528,7 @@ from lmlib.models.attention_lm import AttentionLM, AttentionLMConfig, evaluate, 
 
 tok, train_ids, val_ids = shakespeare()
 if lmlib.FAST:
-    model = AttentionLM.from_pretrained()
+    model = AttentionLM.load_pretrained()
     print("loaded the shipped checkpoint:", {k: v for k, v in model.metadata.items() if k != "config"})
     val_loss = evaluate(model, val_ids, max_windows=200)
 else:

@@ -8,7 +8,7 @@ from lmlib.models.attention_lm import CHECKPOINT, AttentionLM, AttentionLMConfig
 
 
 def test_shipped_checkpoint_loads_and_has_causal_attention():
-    model = AttentionLM.from_pretrained()
+    model = AttentionLM.load_pretrained()
     assert CHECKPOINT.stat().st_size < 1_000_000
     cfg = model.cfg
     idx = torch.randint(0, cfg.vocab_size, (cfg.block_size,), generator=torch.Generator().manual_seed(0))
@@ -40,7 +40,7 @@ def test_save_and_load_roundtrip(tmp_path):
     model = AttentionLM(AttentionLMConfig(vocab_size=7, block_size=5, n_layer=1, n_head=1,
                                           n_embd=4))
     path = model.save(tmp_path / "m.safetensors", steps=3)
-    loaded = AttentionLM.from_pretrained(path)
+    loaded = AttentionLM.load_pretrained(path)
     assert loaded.cfg == model.cfg and loaded.metadata["steps"] == "3"
     idx = torch.tensor([[1, 2, 3]])
     torch.testing.assert_close(loaded(idx)[0], model.eval()(idx)[0])

@@ -91,7 +91,7 @@ def _model() -> list[Measurement]:
     )
 
     tok, train_ids, val_ids = shakespeare()
-    shipped = AttentionLM.from_pretrained()
+    shipped = AttentionLM.load_pretrained()
     shipped_val = evaluate(shipped, val_ids)
     with stopwatch() as t:
         model, _ = train_attention_lm(train_ids, steps=1000,

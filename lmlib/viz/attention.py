@@ -15,11 +15,11 @@ exported notebook) it shows its static twin as a PNG and a one-line text descrip
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 import numpy as np
+
+from lmlib.viz.static import StaticTwinBox
 
 __all__ = ["AttentionExplorer", "plot_attention", "head_scores", "prepare_attention"]
 
@@ -217,13 +217,6 @@ def plot_attention(attn, tokens, layer=None, head=None, mask=None):
     return fig
 
 
-def _figure_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------- the widget
@@ -294,13 +287,7 @@ def _view_class():
 _AttentionView = None
 
 
-def _explorer_base():
-    import ipywidgets
-
-    return ipywidgets.VBox
-
-
-class AttentionExplorer(_explorer_base()):
+class AttentionExplorer(StaticTwinBox):
     """Explore attention weights in JupyterLab.
 
     Args:
@@ -317,6 +304,8 @@ class AttentionExplorer(_explorer_base()):
     pointer is shown below it), and the text tinted by the weights of a query (hover a row
     or a token; click to keep it). Bad input shows an error message in place of the widget.
     """
+
+    _tight_png = True  # the static twin is cropped to its content
 
     def __init__(self, attn, tokens, layer: int = 0, head: int = 0, mask=None):
         import ipywidgets as w
@@ -433,18 +422,3 @@ class AttentionExplorer(_explorer_base()):
         return plot_attention(self._weights, self.tokens, layer=self.layer, head=self.head,
                               mask=~self._masked)
 
-    def _repr_png_(self):
-        if self.error is not None:
-            return None
-        return _figure_png(self.static_figure())
-
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = self._text_line()
-        png = self._repr_png_()
-        if png is not None:
-            data["image/png"] = base64.b64encode(png).decode("ascii")
-        return data
-
-    def __repr__(self) -> str:
-        return self._text_line()

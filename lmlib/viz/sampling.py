@@ -16,14 +16,13 @@ and min-p off and 1 turns top-p off.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import time
 
 import numpy as np
 
 from lmlib import sampling
+from lmlib.viz.static import StaticTwinBox
 
 __all__ = ["next_token_table", "plot_next_token", "plot_sampling", "SamplingExplorer",
            "token_labels"]
@@ -210,13 +209,6 @@ def _draw_counts(tab: dict, n: int, seed: int) -> np.ndarray:
     return rng.multinomial(n, tab["final"] / tab["final"].sum()).astype(np.int64)
 
 
-def _figure_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------- the widget
@@ -254,13 +246,7 @@ def _model_logits(model, ids: list[int]) -> np.ndarray:
     return logits[0, -1].double().cpu().numpy()
 
 
-def _explorer_base():
-    import ipywidgets
-
-    return ipywidgets.VBox
-
-
-class SamplingExplorer(_explorer_base()):
+class SamplingExplorer(StaticTwinBox):
     """Play with the knobs of decoding, in JupyterLab.
 
     ``SamplingExplorer(model, tokenizer, prompt)`` shows the distribution of the token that
@@ -590,18 +576,3 @@ class SamplingExplorer(_explorer_base()):
         return plot_next_token(self._logits, self.labels, rows=self.rows, context=context,
                                **self.settings())
 
-    def _repr_png_(self):
-        if self.error is not None:
-            return None
-        return _figure_png(self.static_figure())
-
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = self._text_line()
-        png = self._repr_png_()
-        if png is not None:
-            data["image/png"] = base64.b64encode(png).decode("ascii")
-        return data
-
-    def __repr__(self) -> str:
-        return self._text_line()
