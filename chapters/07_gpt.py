@@ -374,12 +374,14 @@ for name, r in results.items():
 # %% [markdown]
 # Look at the second number. On positions whose 6-character context never occurs in the
 # training text, the n-gram has to back off to shorter contexts; a network can instead
-# generalise from *similar* contexts, which is where it can beat counting, but only once it
-# has learned enough. The differences below (negative: the network is better) show how far
-# each network has got. Measured with the shipped GPT after 1600 steps: 0.20 nats behind
-# the 6-gram overall, and the same 0.20 behind on unseen contexts; it is too little
-# training, not the unseen contexts, that holds this small GPT back. And compare the sizes:
-# the n-gram's tables against the networks' weights.
+# generalise from *similar* contexts. The popular intuition says the networks must win
+# there. Measure it: the differences below (negative: the network is better). With the
+# models shipped with the course (GPT after 5000 steps, whole val split) we measured: GPT
+# 1.521 against the 6-gram's 1.538 overall, but 1.868 against 1.808 on unseen contexts; the
+# LSTM 1.478 overall and 1.814 on unseen contexts. Kneser–Ney's back-off to shorter contexts
+# is a strong way to handle an unseen context, and these small character models do not beat
+# it there. What the networks clearly buy is size: about 3 MB of weights against 14 MB of
+# n-gram tables, for a lower loss overall.
 
 # %%
 if "6-gram Kneser-Ney" in results:
