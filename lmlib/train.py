@@ -52,10 +52,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
-           "estimate_loss", "evaluate", "save_checkpoint", "load_checkpoint",
-           "load_state_dict_file", "state_path", "PRESETS"]
+           "estimate_loss", "evaluate", "token_losses", "save_checkpoint", "load_checkpoint",
+           "load_state_dict_file", "state_path", "export_checkpoint", "PRESETS"]
 
 
 # --------------------------------------------------------------------------------------
@@ -167,35 +168,60 @@ def estimate_loss(model: nn.Module, batches: list, device=None) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, ids, block_size: int, batch_size: int = 32) -> float:
-    """Mean loss per token over a WHOLE split: ``ids`` cut into consecutive windows of
-    ``block_size`` (+1 for the targets), every token predicted exactly once. Each window
-    starts with an empty context, so this is a little pessimistic for the first positions."""
+def token_losses(model: nn.Module, ids, block_size: int, batch_size: int = 32,
+                 stride: int | None = None) -> np.ndarray:
+    """The loss (negative log-probability, nats) of every token ``ids[1:]`` given the tokens
+    before it, read through windows of ``block_size`` tokens. Returns shape
+    ``(len(ids) - 1,)``; entry ``t`` scores ``ids[t + 1]``.
+
+    ``stride=None`` cuts ``ids`` into consecutive windows, each starting with an empty
+    context. A smaller ``stride`` slides the window by ``stride`` tokens and scores only the
+    ``stride`` newest positions of each window, so that (after the first window) every token
+    sees at least ``block_size - stride`` tokens of context, at ``block_size / stride`` times
+    the cost.
+    """
     ids = _check_ids(ids, "ids", 2)
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ValueError(f"block_size must be an int >= 1, got {block_size!r}")
+    for name, value in (("block_size", block_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    stride = block_size if stride is None else stride
+    if isinstance(stride, bool) or not isinstance(stride, int) or not 1 <= stride <= block_size:
+        raise ValueError(f"stride must be an int in [1, block_size={block_size}], got {stride!r}")
     device = next(model.parameters()).device
-    n = (len(ids) - 1) // block_size
-    starts = np.arange(n) * block_size
+    n = len(ids) - 1
+    windows = []  # (start, length, first scored offset in the window)
+    start, scored = 0, 0
+    while scored < n:
+        length = min(block_size, n - start)
+        windows.append((start, length, scored - start))
+        scored = start + length
+        start += stride
+    out = np.full(n, np.nan)
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
-    spans = [(s, block_size) for s in starts]
-    rest = len(ids) - 1 - n * block_size
-    if rest > 0:
-        spans.append((n * block_size, rest))
-    for i in range(0, len(spans), batch_size):
-        chunk = spans[i:i + batch_size]
-        for length in sorted({ln for _, ln in chunk}):
-            sel = [s for s, ln in chunk if ln == length]
-            offsets = np.array(sel)[:, None] + np.arange(length)
+    for i in range(0, len(windows), batch_size):
+        chunk = windows[i:i + batch_size]
+        for length in sorted({ln for _, ln, _ in chunk}):  # the last window may be shorter
+            group = [(s, f) for s, ln, f in chunk if ln == length]
+            offsets = np.array([s for s, _ in group])[:, None] + np.arange(length)
             x = torch.as_tensor(ids[offsets], device=device)
             y = torch.as_tensor(ids[offsets + 1], device=device)
-            loss = float(model(x, y)[1])
-            total += loss * x.numel()
-            count += x.numel()
+            logits = model(x)[0].float()
+            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
+                                  reduction="none").reshape(len(group), length).cpu().numpy()
+            for row, (s, first) in enumerate(group):
+                out[s + first:s + length] = nll[row, first:]
     model.train(was_training)
-    return total / count
+    return out
+
+
+def evaluate(model: nn.Module, ids, block_size: int, batch_size: int = 32,
+             stride: int | None = None) -> float:
+    """Mean loss per token over a WHOLE split (e.g. all of val): the mean of
+    :func:`token_losses`, every token predicted exactly once. With ``stride=None`` each
+    window starts with an empty context (a little pessimistic for its first positions);
+    ``stride=block_size // 2`` gives every token at least half a window of context."""
+    return float(token_losses(model, ids, block_size, batch_size, stride).mean())
 
 
 # --------------------------------------------------------------------------------------
@@ -342,6 +368,14 @@ def load_checkpoint(path, model: nn.Module | None = None):
         model = model_cls(config)
     metadata = load_state_dict_file(model, path)
     return model, json.loads(metadata.get("extra", "{}") or "{}")
+
+
+def export_checkpoint(src, dst, *, dtype: torch.dtype | None = torch.float16,
+                      extra: dict | None = None) -> Path:
+    """Copy the model checkpoint ``src`` to ``dst`` (e.g. to ship it), stored in ``dtype``
+    (half precision by default: half the bytes), with ``extra`` merged into its metadata."""
+    model, old = load_checkpoint(src)
+    return save_checkpoint(model, dst, dtype=dtype, extra=dict(old, **(extra or {})))
 
 
 def state_path(checkpoint) -> Path:
@@ -671,7 +705,7 @@ PRESETS: dict[str, dict] = {
     # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
     "shakespeare-gpt": dict(
         model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
-        train=dict(steps=4500, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
+        train=dict(steps=2000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
                    warmup=200, eval_interval=250, eval_batches=40)),
 }
 

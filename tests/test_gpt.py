@@ -241,3 +241,41 @@ def test_from_hf_gpt2_bad_input():
                                        n_embd=16))
     with pytest.raises(TypeError, match="dict"):
         GPT.from_hf_gpt2([1, 2], cfg)
+
+
+# --- checkpoints of GPTs, the shipped model ---------------------------------------------
+
+def test_export_and_load_pretrained(tmp_path):
+    from lmlib.models.gpt import load_pretrained
+    from lmlib.train import export_checkpoint, save_checkpoint
+
+    model = make(seed=7).eval()
+    save_checkpoint(model, tmp_path / "full.safetensors", extra={"itos": list("abc"), "step": 3})
+    half = export_checkpoint(tmp_path / "full.safetensors", tmp_path / "half.safetensors",
+                             extra={"val_loss_full": 1.23})
+    loaded, extra = load_pretrained(half)
+    assert not loaded.training and loaded.config == model.config
+    assert extra == {"itos": ["a", "b", "c"], "step": 3, "val_loss_full": 1.23}
+    x = torch.randint(0, 13, (1, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x)[0], model(x)[0], atol=2e-3, rtol=0)
+    with pytest.raises(FileNotFoundError):
+        load_pretrained(tmp_path / "missing.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="safetensors"):
+        load_pretrained(tmp_path / "junk.safetensors")
+
+
+def test_load_pretrained_by_name():
+    from lmlib.models.gpt import ASSET
+    from lmlib.pretrained import load_pretrained
+
+    with pytest.raises(ValueError, match="unknown pre-trained model"):
+        load_pretrained("gpt-5")
+    assert ASSET.is_file(), "the shipped GPT checkpoint must be in lmlib/assets"
+    model, tok = load_pretrained("shakespeare-gpt")
+    assert isinstance(model, GPT) and tok.vocab_size == model.config.vocab_size == 65
+    assert ASSET.stat().st_size <= 10_000_000
+    out = model.generate(torch.as_tensor(tok.encode("ROMEO:"))[None], 20,
+                         generator=torch.Generator().manual_seed(0))
+    assert tok.decode(out[0]).startswith("ROMEO:")

@@ -21,6 +21,7 @@ from lmlib.train import (
     make_optimizer,
     save_checkpoint,
     state_path,
+    token_losses,
     train,
 )
 
@@ -226,6 +227,27 @@ def test_evaluate_scores_every_token_once():
         logits = model(x[None, s:s + 16])[0][0]
         total += F.cross_entropy(logits, y[s:s + 16], reduction="sum").item()
     assert got == pytest.approx(total / 49, rel=1e-5)
+
+
+def test_token_losses_with_a_sliding_window():
+    model = tiny_gpt().eval()
+    ids = np.random.default_rng(1).integers(0, 11, size=40)
+    got = token_losses(model, ids, block_size=16, stride=4, batch_size=3)
+    assert got.shape == (39,) and np.isfinite(got).all()
+    # brute force: each target scored in the last window that ends at or after it
+    x = torch.as_tensor(ids)
+    for t in range(39):
+        start = 0 if t < 16 else ((t - 16) // 4 + 1) * 4
+        logits = model(x[None, start:min(start + 16, 39)])[0][0]
+        want = F.cross_entropy(logits[t - start], x[t + 1]).item()
+        assert got[t] == pytest.approx(want, rel=1e-5), t
+    # stride=block_size is the plain cut into windows
+    np.testing.assert_allclose(token_losses(model, ids, 16, stride=16),
+                               token_losses(model, ids, 16))
+    with pytest.raises(ValueError, match="stride"):
+        token_losses(model, ids, 16, stride=17)
+    with pytest.raises(ValueError, match="block_size"):
+        token_losses(model, ids, 0)
 
 
 # --- errors ----------------------------------------------------------------------------

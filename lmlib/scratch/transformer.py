@@ -108,13 +108,13 @@ def gelu(x) -> np.ndarray:
     """GELU in GPT-2's tanh form: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``
     (``torch.nn.GELU(approximate="tanh")``). It is ``x * Phi(x)`` to within 1e-3."""
     x = np.asarray(x)
-    return 0.5 * x * (1.0 + np.tanh(_C * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(_C * (x + 0.044715 * (x * x * x))))  # x*x*x: faster than x**3
 
 
 def gelu_backward(dout, x) -> np.ndarray:
     """dL/dx of :func:`gelu` at ``x``, given ``dout`` = dL/dy."""
     x = np.asarray(x)
-    u = _C * (x + 0.044715 * x ** 3)
+    u = _C * (x + 0.044715 * (x * x * x))
     t = np.tanh(u)
     du = _C * (1.0 + 3 * 0.044715 * x ** 2)
     return dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t ** 2) * du)
