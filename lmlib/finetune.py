@@ -26,8 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["hidden_states", "pool", "GPTClassifier", "LoRALinear", "apply_lora", "merge_lora",
-           "trainable_parameters", "freeze", "configure", "METHODS", "train_classifier",
+__all__ = ["hidden_states", "pool", "GPTClassifier", "FeatureHead", "LoRALinear", "apply_lora", "merge_lora",
+           "trainable_parameters", "freeze", "configure", "METHODS", "RECIPES", "train_classifier",
            "accuracy", "predict"]
 
 
@@ -251,6 +251,22 @@ def merge_lora(model: nn.Module) -> list[nn.Linear]:
     return merged
 
 
+class FeatureHead(nn.Module):
+    """A classification head alone, on precomputed features: (B, C) -> (B, K).
+
+    With a frozen body, a linear probe need not run the body at every step: compute the
+    pooled features once (``clf.features``), then train ``FeatureHead(clf.head)`` on them.
+    """
+
+    def __init__(self, head: nn.Linear):
+        super().__init__()
+        self.head = head
+
+    def forward(self, feats: torch.Tensor, targets: torch.Tensor | None = None, mask=None):
+        logits = self.head(feats)
+        return logits, None if targets is None else F.cross_entropy(logits, targets)
+
+
 # --------------------------------------------------------------------------------------
 # which parameters train
 # --------------------------------------------------------------------------------------
@@ -271,6 +287,19 @@ def freeze(module: nn.Module, trainable: bool = False) -> nn.Module:
 
 
 METHODS = ("full", "probe", "last", "lora")
+
+RECIPES: dict[str, dict] = {
+    # keyword arguments of train_classifier for each way of training on the speaker task
+    # (chapter 10 and its benchmark); "probe" trains the head alone on cached features
+    "scratch": dict(steps=200, batch_size=32, lr=1e-3, eval_interval=25),
+    "probe": dict(steps=600, batch_size=32, lr=1e-2, weight_decay=0.0, eval_interval=50),
+    "full": dict(steps=200, batch_size=32, lr=3e-4, eval_interval=25),
+    "last": dict(steps=200, batch_size=32, lr=1e-3, eval_interval=25),
+    "lora": dict(steps=200, batch_size=32, lr=3e-3, eval_interval=25),
+    # keyword arguments of lmlib.train.train for continued pre-training on one speaker
+    "continued": dict(batch_size=16, block_size=128, lr=3e-4, min_lr=3e-5, warmup=20,
+                      eval_interval=50, eval_batches=8),
+}
 
 
 def configure(clf: GPTClassifier, method: str, *, n_last: int = 1, r: int = 8,
@@ -343,14 +372,18 @@ def accuracy(model: nn.Module, idx: torch.Tensor, mask: torch.Tensor | None,
 def train_classifier(model: nn.Module, train: tuple, val: tuple | None = None, *,
                      steps: int = 300, batch_size: int = 32, lr: float = 1e-3,
                      weight_decay: float = 0.01, warmup: int = 20, eval_interval: int = 50,
-                     seed: int = 0, grad_clip: float = 1.0, progress: bool = False) -> dict:
+                     seed: int = 0, grad_clip: float = 1.0, keep_best: bool = True,
+                     time_limit: float | None = None, progress: bool = False) -> dict:
     """Train a classifier on ``train = (idx, mask, labels)`` with AdamW (only the parameters
     that require grad), the course's warm-up + cosine schedule (:func:`lmlib.train.lr_at`)
     and gradient clipping; every ``eval_interval`` steps measure accuracy on ``val``.
 
-    Returns a history dict: ``steps``, ``train_loss`` (mean since the last evaluation),
-    ``val_acc``, ``seconds`` (training time, evaluation excluded), and ``best_val_acc``.
-    The weights at the end of training are kept (no early stopping).
+    ``idx`` may also be precomputed features (N, C) with ``mask=None`` (see
+    :class:`FeatureHead`). With ``keep_best`` (and ``val``), the trainable weights end as
+    they were at the best validation accuracy (early stopping). ``time_limit`` (seconds of
+    training) stops early. Returns a history dict: ``steps``, ``train_loss`` (mean since the
+    last evaluation), ``val_acc``, ``seconds`` (training time, evaluation excluded),
+    ``best_val_acc`` and ``best_step``.
     """
     from lmlib.train import TrainConfig, lr_at, make_optimizer
 
@@ -366,7 +399,9 @@ def train_classifier(model: nn.Module, train: tuple, val: tuple | None = None, *
     params = [p for p in model.parameters() if p.requires_grad]
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    hist = {"steps": [], "train_loss": [], "val_acc": [], "seconds": 0.0, "best_val_acc": 0.0}
+    hist = {"steps": [], "train_loss": [], "val_acc": [], "seconds": 0.0, "best_val_acc": -1.0,
+            "best_step": 0}
+    best = None
     lengths = None if mask is None else mask.sum(1).numpy()
     batches: list = []
     losses = []
@@ -386,16 +421,26 @@ def train_classifier(model: nn.Module, train: tuple, val: tuple | None = None, *
         opt.step()
         losses.append(loss.item())
         hist["seconds"] += time.perf_counter() - t0
-        if (step + 1) % eval_interval == 0 or step + 1 == steps:
+        out_of_time = time_limit is not None and hist["seconds"] > time_limit
+        if (step + 1) % eval_interval == 0 or step + 1 == steps or out_of_time:
             hist["steps"].append(step + 1)
             hist["train_loss"].append(float(np.mean(losses)))
             losses = []
             if val is not None:
                 acc = accuracy(model, *val)
                 hist["val_acc"].append(acc)
-                hist["best_val_acc"] = max(hist["best_val_acc"], acc)
+                if acc > hist["best_val_acc"]:
+                    hist["best_val_acc"], hist["best_step"] = acc, step + 1
+                    if keep_best:
+                        best = [p.detach().clone() for p in params]
             if progress:
                 va = f" | val acc {hist['val_acc'][-1]:.3f}" if val is not None else ""
                 print(f"step {step + 1:5d} | train loss {hist['train_loss'][-1]:.4f}{va} | "
                       f"{hist['seconds']:.1f} s", flush=True)
+        if out_of_time:
+            break
+    if best is not None:
+        with torch.no_grad():
+            for p, b in zip(params, best):
+                p.copy_(b)
     return hist

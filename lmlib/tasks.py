@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Speech", "parse_speeches", "Examples", "SpeakerTask", "speaker_task",
+__all__ = ["Speech", "parse_speeches", "Examples", "SpeakerTask", "speaker_task", "speaker_ids",
            "encode_texts", "bag_of_ngrams", "LogisticRegression", "majority_baseline"]
 
-_TAG = re.compile(r"^[A-Za-z][A-Za-z' .,-]*:$")  # a speaker line: "ROMEO:", "First Citizen:"
+_TAG = re.compile(r"^[A-Za-z][A-Za-z' .,&-]*:$")  # a speaker line: "ROMEO:", "First Citizen:"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def parse_speeches(text: str) -> list[Speech]:
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     speeches = []
-    for m in re.finditer(r"[^\n](?:.|\n(?!\n))*", text):  # maximal runs without a blank line
+    for m in re.finditer(r"[^\n](?:.|\n(?!\n|\Z))*", text):  # maximal runs without a blank line
         block = m.group(0)
         head, _, body = block.partition("\n")
         if _TAG.match(head) and body.strip():
@@ -128,6 +128,29 @@ def speaker_task(n_speakers: int = 10, seed: int = 0,
 
     return SpeakerTask(speakers, examples(parts["train"]), examples(parts["val"]),
                        examples(parts["test"]))
+
+
+def speaker_ids(speaker: str, tokenizer, val_fraction: float = 0.1, seed: int = 0,
+                text: str | None = None):
+    """One speaker's speeches as token streams for continued pre-training:
+    ``(train_ids, val_ids)``, each the speeches with their tag (``"ROMEO:\n...\n\n"``) one
+    after another; a seeded ``val_fraction`` of the speeches is held out."""
+    if text is None:
+        from lmlib.data import load_text
+
+        text = load_text("shakespeare")
+    mine = [s for s in parse_speeches(text) if s.speaker == speaker]
+    if len(mine) < 2:
+        raise ValueError(f"speaker {speaker!r} has {len(mine)} speeches; need at least 2")
+    order = np.random.default_rng(seed).permutation(len(mine))
+    n_val = max(1, round(val_fraction * len(mine)))
+    held = set(order[:n_val].tolist())
+
+    def stream(keep: bool) -> np.ndarray:
+        return tokenizer.encode("".join(f"{s.speaker}:\n{s.text}\n\n" for i, s in enumerate(mine)
+                                        if (i in held) == keep))
+
+    return stream(False), stream(True)
 
 
 def encode_texts(texts: list[str], tokenizer, block_size: int, pad_id: int = 0):
