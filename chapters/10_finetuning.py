@@ -44,7 +44,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import lmlib.finetune as ft
 import lmlib.tasks as tasks
