@@ -475,7 +475,7 @@ from lmlib.data import CharTokenizer
 if ASSET.is_file():
     gpt, extra = load_pretrained()
     tok = CharTokenizer("".join(extra["itos"]))
-    print(f"the shipped GPT: {gpt.num_params():,} parameters, val loss {extra['val_loss']:.3f}")
+    print(f"the shipped GPT: {gpt.num_params():,} parameters, trained {extra['step']} steps")
 else:  # a random GPT of the same shape: the equalities below hold all the same
     torch.manual_seed(0)
     gpt = GPT(GPTConfig(tok.vocab_size, 128, 4, 4, 128)).eval()

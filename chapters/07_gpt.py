@@ -142,14 +142,14 @@ plt.show()
 
 # %%
 runs = Path("runs")
-steps = 30 if lmlib.FAST else 2000
+steps = 12 if lmlib.FAST else 2000
 torch.manual_seed(0)
 model = GPT(config)
 t0 = time.perf_counter()
 history = train(model, train_ids, val_ids, steps=steps, batch_size=12, block_size=64, lr=1e-3,
-                min_lr=1e-4, warmup=100 if not lmlib.FAST else 10,
-                eval_interval=250 if not lmlib.FAST else 15,
-                eval_batches=20 if not lmlib.FAST else 4,
+                min_lr=1e-4, warmup=100 if not lmlib.FAST else 4,
+                eval_interval=250 if not lmlib.FAST else 6,
+                eval_batches=20 if not lmlib.FAST else 2,
                 checkpoint=runs / "ch07_baby_gpt.safetensors")
 seconds = time.perf_counter() - t0
 print(f"{steps} steps in {seconds:.0f} s, {np.median(history.tokens_per_s):,.0f} tokens/s; "
@@ -184,15 +184,15 @@ if not lmlib.FAST:
 
 # %%
 small_train = train_ids[:20_000]
-steps_over = 10 if lmlib.FAST else 500
+steps_over = 6 if lmlib.FAST else 500
 over = {}
 for dropout in (0.0, 0.2):
     torch.manual_seed(0)
     big = GPT(GPTConfig(tok.vocab_size, 64, n_layer=4, n_head=4, n_embd=192, dropout=dropout))
     over[dropout] = train(big, small_train, val_ids, steps=steps_over, batch_size=16,
                           block_size=64, lr=1e-3, warmup=min(50, steps_over // 4),
-                          eval_interval=5 if lmlib.FAST else 25,
-                          eval_batches=2 if lmlib.FAST else 8,
+                          eval_interval=3 if lmlib.FAST else 25,
+                          eval_batches=1 if lmlib.FAST else 8,
                           progress=False, plot=False)
 print(f"{big.num_params():,} parameters for {len(small_train):,} training characters")
 
@@ -228,14 +228,17 @@ if not lmlib.FAST:
 #     --checkpoint runs/gpt_shakespeare/gpt.safetensors --resume --log train.log
 # ```
 #
-# It loads instantly:
+# It loads instantly, with its tokenizer: `lmlib.load_pretrained("shakespeare-gpt")`.
+# (`lmlib.models.gpt.load_pretrained()` gives the model and the metadata stored with it.)
 
 # %%
 from lmlib.models.gpt import ASSET, load_pretrained
 
 have_gpt = ASSET.is_file()
 if have_gpt:
-    gpt, gpt_extra = load_pretrained()
+    gpt, gpt_tok = lmlib.load_pretrained("shakespeare-gpt")
+    assert gpt_tok.itos == tok.itos  # the same 65 characters
+    _, gpt_extra = load_pretrained()
     print(f"shipped GPT: {gpt.config}")
     print(f"{gpt.num_params():,} parameters, {ASSET.stat().st_size / 1e6:.1f} MB on disk; "
           f"trained {gpt_extra['step']} steps")

@@ -15,7 +15,20 @@ import random
 import numpy as np
 
 __version__ = "0.1.0"
-__all__ = ["FAST", "setup", "get_device", "__version__"]
+__all__ = ["FAST", "setup", "get_device", "__version__", "save_checkpoint", "load_checkpoint",
+           "load_pretrained"]
+
+# names served lazily from submodules, so that ``import lmlib`` stays cheap
+_LAZY = {"save_checkpoint": "lmlib.train", "load_checkpoint": "lmlib.train",
+         "load_pretrained": "lmlib.pretrained"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 FAST: bool = os.environ.get("LMLIB_FAST") == "1"
 """True when the environment variable ``LMLIB_FAST`` is ``1`` (set by ``make test`` and CI):

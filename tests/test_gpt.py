@@ -273,7 +273,10 @@ def test_load_pretrained_by_name():
     with pytest.raises(ValueError, match="unknown pre-trained model"):
         load_pretrained("gpt-5")
     assert ASSET.is_file(), "the shipped GPT checkpoint must be in lmlib/assets"
-    model, tok = load_pretrained("shakespeare-gpt")
+    import lmlib
+
+    assert lmlib.load_pretrained is load_pretrained  # the top-level name
+    model, tok = lmlib.load_pretrained("shakespeare-gpt")
     assert isinstance(model, GPT) and tok.vocab_size == model.config.vocab_size == 65
     assert ASSET.stat().st_size <= 10_000_000
     out = model.generate(torch.as_tensor(tok.encode("ROMEO:"))[None], 20,
