@@ -570,7 +570,7 @@ spk_train, spk_val = tasks.speaker_ids("GLOUCESTER", tok)
 lm = load_pretrained("shakespeare-gpt")[0]
 general_val = val_ids[:3000] if FAST else val_ids[:30000]
 B = lm.config.block_size
-steps = 6 if FAST else 300
+steps = 6 if FAST else 150
 config = TrainConfig(steps=steps, **{**ft.RECIPES["continued"],
                                      **(dict(eval_interval=3, eval_batches=2) if FAST else {})})
 prompt = torch.as_tensor(tok.encode("\n"))[None]

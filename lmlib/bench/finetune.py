@@ -43,7 +43,7 @@ from lmlib.tasks import (
     speaker_task,
 )
 
-TIME_LIMIT = 240.0  # seconds of training per run (evaluations come on top)
+TIME_LIMIT = 200.0  # seconds of training per run (evaluations come on top)
 
 
 def load_data(tok, block_size: int):
@@ -164,7 +164,7 @@ def run() -> list[Measurement]:
     return out
 
 
-def continued_pretraining(speaker: str = "GLOUCESTER", steps: int = 300) -> list[Measurement]:
+def continued_pretraining(speaker: str = "GLOUCESTER", steps: int = 150) -> list[Measurement]:
     """Continue training the shipped GPT on one speaker's speeches with lmlib.train."""
     from lmlib.data import shakespeare
     from lmlib.pretrained import load_pretrained
