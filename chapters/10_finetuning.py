@@ -159,8 +159,8 @@ def subset(examples, n):
 
 
 if FAST:
-    task = tasks.SpeakerTask(task.speakers, subset(task.train, 96), subset(task.val, 48),
-                             subset(task.test, 48))
+    task = tasks.SpeakerTask(task.speakers, subset(task.train, 64), subset(task.val, 32),
+                             subset(task.test, 32))
 
 # %% [markdown]
 # ## 2. Baselines: the majority class and a bag of characters
@@ -444,7 +444,7 @@ results = {}
 for method in ("scratch", "probe", "full", "last", "lora"):
     recipe = dict(ft.RECIPES[method])
     if FAST:
-        recipe.update(steps=4, eval_interval=2)
+        recipe.update(steps=2, eval_interval=2)
     body = load_pretrained("shakespeare-gpt")[0]
     if method == "scratch":
         torch.manual_seed(0)
@@ -568,11 +568,11 @@ from lmlib.train import TrainConfig, Trainer
 
 spk_train, spk_val = tasks.speaker_ids("GLOUCESTER", tok)
 lm = load_pretrained("shakespeare-gpt")[0]
-general_val = val_ids[:3000] if FAST else val_ids[:30000]
+general_val = val_ids[:1500] if FAST else val_ids[:30000]
 B = lm.config.block_size
-steps = 6 if FAST else 150
+steps = 4 if FAST else 150
 config = TrainConfig(steps=steps, **{**ft.RECIPES["continued"],
-                                     **(dict(eval_interval=3, eval_batches=2) if FAST else {})})
+                                     **(dict(eval_interval=2, eval_batches=1) if FAST else {})})
 prompt = torch.as_tensor(tok.encode("\n"))[None]
 sample_before = tok.decode(lm.generate(prompt, 300 if not FAST else 60, temperature=0.8, top_k=20,
                                        generator=torch.Generator().manual_seed(1))[0])
