@@ -289,13 +289,15 @@ def freeze(module: nn.Module, trainable: bool = False) -> nn.Module:
 METHODS = ("full", "probe", "last", "lora")
 
 RECIPES: dict[str, dict] = {
-    # keyword arguments of train_classifier for each way of training on the speaker task
-    # (chapter 10 and its benchmark); "probe" trains the head alone on cached features
-    "scratch": dict(steps=200, batch_size=32, lr=1e-3, eval_interval=25),
-    "probe": dict(steps=600, batch_size=32, lr=1e-2, weight_decay=0.0, eval_interval=50),
-    "full": dict(steps=200, batch_size=32, lr=3e-4, eval_interval=25),
-    "last": dict(steps=200, batch_size=32, lr=1e-3, eval_interval=25),
-    "lora": dict(steps=200, batch_size=32, lr=3e-3, eval_interval=25),
+    # how chapter 10 and its benchmark train on the speaker task: "pool" is GPTClassifier's,
+    # the rest are keyword arguments of train_classifier ("probe" trains the head alone on
+    # cached features). Mean pooling: a speaker's style is spread over the whole speech.
+    "scratch": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
+    "probe": dict(pool="mean", steps=1000, batch_size=32, lr=1e-2, weight_decay=0.0,
+                  eval_interval=50),
+    "full": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
+    "last": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
+    "lora": dict(pool="mean", steps=400, batch_size=32, lr=3e-3, eval_interval=40),
     # keyword arguments of lmlib.train.train for continued pre-training on one speaker
     "continued": dict(batch_size=16, block_size=128, lr=3e-4, min_lr=3e-5, warmup=20,
                       eval_interval=50, eval_batches=8),
