@@ -27,6 +27,7 @@ from lmlib.tasks import (
     encode_texts,
     majority_baseline,
     parse_speeches,
+    speaker_ids,
     speaker_task,
 )
 
@@ -387,3 +388,16 @@ def test_logistic_regression_and_majority():
     assert majority_baseline([0, 1, 1, 2], [1, 1, 0, 2]) == 0.5
     with pytest.raises(ValueError, match="l2"):
         LogisticRegression(l2=-1)
+
+
+def test_speaker_ids_for_continued_pretraining():
+    tok = CharTokenizer(SCRIPT)
+    train_ids, val_ids = speaker_ids("ROMEO", tok, val_fraction=0.34, text=SCRIPT)
+    train_text, val_text = tok.decode(train_ids), tok.decode(val_ids)
+    assert train_text.startswith("ROMEO:\n") and val_text.startswith("ROMEO:\n")
+    assert train_text.count("ROMEO:") == 2 and val_text.count("ROMEO:") == 1
+    assert "BENVOLIO" not in train_text + val_text
+    for line in ("Is the day so young?", "Not having that."):
+        assert (line in train_text) != (line in val_text)  # each speech in one stream
+    with pytest.raises(ValueError, match="speaker"):
+        speaker_ids("JULIET", tok, text=SCRIPT)
