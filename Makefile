@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench exercises sync clean
+.PHONY: setup lab test bench exercises sync handout doctor clean
 
 setup: $(VENV)/.installed
 
@@ -36,8 +36,17 @@ exercises: setup
 # After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync.
 sync: setup
 	$(VENV)/bin/jupytext --sync chapters/*.ipynb solutions/*.ipynb
-	$(VENV)/bin/nbstripout chapters/*.ipynb solutions/*.ipynb
+	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
 	$(PY) -m lmlib.exercises generate
+
+# What students get: the course without solutions/ (from the last commit).
+handout:
+	@mkdir -p build
+	git archive --format=zip --prefix=ngrams-to-gpt/ -o build/handout.zip HEAD -- . ':!solutions'
+	@echo "wrote build/handout.zip (everything but solutions/)"
+
+doctor: setup
+	$(PY) -m lmlib doctor
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -177,22 +177,23 @@ if not lmlib.FAST:
 # > **Fact:** a model with more capacity than its data can support learns the training
 # > text by heart: its training loss keeps falling while its validation loss turns back up.
 #
-# To see it in a minute we give a wider GPT (4 layers, 192 dimensions, 1.8M parameters)
-# only the first 20,000 characters of the training text, without dropout. The trainer keeps
-# the checkpoint of the lowest val loss, which is *early stopping*: the remedy that comes
-# for free with a best-checkpoint loop. Dropout (here 0.2) is the other remedy.
+# To see it in a minute or two we give a wider GPT (4 layers, 192 dimensions, 1.8M
+# parameters) only the first 5,000 characters of the training text, without dropout. The
+# trainer keeps the checkpoint of the lowest val loss, which is *early stopping*: the remedy
+# that comes for free with a best-checkpoint loop. Dropout (here 0.2, the dashed-and-solid
+# second pair of curves) is the other: it slows the memorising down.
 
 # %%
-small_train = train_ids[:20_000]
-steps_over = 6 if lmlib.FAST else 500
+small_train = train_ids[:5_000]
+steps_over = 6 if lmlib.FAST else 300
 over = {}
 for dropout in (0.0, 0.2):
     torch.manual_seed(0)
     big = GPT(GPTConfig(tok.vocab_size, 64, n_layer=4, n_head=4, n_embd=192, dropout=dropout))
     over[dropout] = train(big, small_train, val_ids, steps=steps_over, batch_size=16,
-                          block_size=64, lr=1e-3, warmup=min(50, steps_over // 4),
-                          eval_interval=3 if lmlib.FAST else 25,
-                          eval_batches=1 if lmlib.FAST else 8,
+                          block_size=64, lr=2e-3, warmup=min(20, steps_over // 4),
+                          eval_interval=3 if lmlib.FAST else 20,
+                          eval_batches=1 if lmlib.FAST else 4,
                           progress=False, plot=False)
 print(f"{big.num_params():,} parameters for {len(small_train):,} training characters")
 
@@ -204,7 +205,7 @@ h0 = over[0.0]
 ax.plot([h0.best_step], [h0.best_val], "k*", ms=12, label="best checkpoint (kept)")
 ax.set_xlabel("step")
 ax.set_ylabel("loss")
-ax.set_title("4 x 192 GPT on 20,000 characters")
+ax.set_title("4 x 192 GPT on 5,000 characters")
 ax.legend(fontsize=8)
 plt.show()
 
@@ -213,6 +214,7 @@ h0 = over[0.0]
 print(f"no dropout: best val {h0.best_val:.3f} at step {h0.best_step}, "
       f"final val {h0.val_loss[-1]:.3f}, final train {h0.train_loss[-1]:.3f}")
 if not lmlib.FAST:
+    # measured: best val 2.85 at step 40, then up to 3.23 at step 300 while train fell to 1.29
     assert h0.val_loss[-1] > h0.best_val + 0.1  # val turned back up
     assert h0.train_loss[-1] < h0.val_loss[-1] - 0.5  # while train kept falling
 
@@ -344,7 +346,8 @@ if have_gpt:
 if have_ngram:
     from lmlib.ngram import NGramLM
 
-    kn = NGramLM(6, smoothing="kneser-ney").fit(train_ids, tok.vocab_size)
+    ngram_train = train_ids if not lmlib.FAST else train_ids[:200_000]  # fast mode: a fifth
+    kn = NGramLM(6, smoothing="kneser-ney").fit(ngram_train, tok.vocab_size)
     kn_lp = kn.log_probs(val_part)                 # scores val_part[5:]
     kn_losses = np.full(len(val_part) - 1, np.nan)
     kn_losses[4:] = -kn_lp

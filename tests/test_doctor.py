@@ -1,0 +1,27 @@
+import subprocess
+import sys
+
+from lmlib.__main__ import main
+
+
+def test_doctor_reports_versions_and_data(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("LMLIB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("LMLIB_DATA_DIR", raising=False)
+    monkeypatch.delenv("LMLIB_DEVICE", raising=False)
+    rc = main(["doctor"])
+    out = capsys.readouterr().out
+    assert "torch" in out and "widget front end" in out and "device" in out
+    # no data folder and an empty cache: both corpora reported, with what to do
+    assert rc == 1
+    assert "corpus names: will be downloaded" in out and str(tmp_path) in out
+
+
+def test_doctor_flags_an_unavailable_device(capsys, monkeypatch):
+    monkeypatch.setenv("LMLIB_DEVICE", "tpu")
+    main(["doctor"])
+    assert "device: device must be" in capsys.readouterr().out
+
+
+def test_usage_error_exits_2():
+    result = subprocess.run([sys.executable, "-m", "lmlib", "heal"], capture_output=True, text=True)
+    assert result.returncode == 2 and "usage" in result.stderr
