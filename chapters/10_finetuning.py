@@ -29,7 +29,7 @@
 #
 # **Prerequisites:** chapter 07 (the GPT and `lmlib.train`).
 #
-# **Time on a laptop CPU:** about 12 minutes in full mode (five training runs of at most a
+# **Time on a laptop CPU:** about 10 minutes in full mode (five training runs of at most a
 # few minutes each); under a minute in fast mode.
 
 # %%
@@ -401,7 +401,7 @@ print(f"c_attn: {layer.weight.numel():,} weights; LoRA r=8 trains {8 * (C + 3 * 
 # > state), and what you must store per task: the small A and B instead of a whole copy.
 
 # %%
-demo = load_pretrained("shakespeare-gpt")[0]
+demo = load_pretrained("shakespeare-gpt")[0].double()  # float64: the merge is exact maths
 n_before = sum(p.numel() for p in demo.parameters())
 wrapped = ft.apply_lora(demo, r=8, alpha=16)
 with torch.no_grad():
@@ -411,7 +411,8 @@ with torch.no_grad():
 ft.merge_lora(demo)
 with torch.no_grad():
     merged = demo(idx)[0]
-torch.testing.assert_close(merged, with_lora, atol=1e-5, rtol=0)
+# in float32 the two orders of the sums differ by rounding (about 1e-6 of the logits' size)
+torch.testing.assert_close(merged, with_lora, atol=1e-10, rtol=0)
 assert sum(p.numel() for p in demo.parameters()) == n_before
 print(f"{len(wrapped)} layers wrapped and merged back; {n_before:,} parameters before and after")
 

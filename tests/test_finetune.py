@@ -119,6 +119,18 @@ def test_merge_lora_keeps_outputs_and_removes_lora():
     assert isinstance(gpt.transformer.h[0].attn.c_attn, nn.Linear)
 
 
+def test_merge_lora_is_exact_in_float64_and_keeps_dtype():
+    gpt = tiny_gpt().double()
+    idx = torch.randint(0, 11, (2, 16))
+    loras = apply_lora(gpt, r=3, alpha=5.0)
+    assert all(m.lora_A.dtype == torch.float64 and m.lora_B.dtype == torch.float64 for m in loras)
+    _randomise_lora(loras)
+    with_lora = gpt(idx)[0]
+    merge_lora(gpt)
+    assert gpt.transformer.h[1].attn.c_attn.weight.dtype == torch.float64
+    torch.testing.assert_close(gpt(idx)[0], with_lora, rtol=0, atol=1e-12)
+
+
 def test_apply_lora_on_a_stand_in_module_and_targets_by_suffix():
     model = StandIn()
     x = torch.randn(5, 8)
