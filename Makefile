@@ -28,7 +28,7 @@ test: setup
 	$(PY) tests/run_checks.py
 
 bench: setup
-	$(PY) -m lmlib.bench
+	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
 
 exercises: setup
 	$(PY) -m lmlib.exercises generate

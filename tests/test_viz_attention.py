@@ -167,3 +167,13 @@ def test_update_is_fast_for_256_tokens():
         ex.head = h
         times.append(time.perf_counter() - start)
     assert np.median(times) < 0.05
+
+
+def test_front_end_loads_nothing_from_the_network():
+    """The widget's JavaScript and CSS travel through the kernel: no URL, no import."""
+    from importlib.resources import files
+
+    for name in ("attention_explorer.js", "attention_explorer.css"):
+        text = (files("lmlib") / "assets" / name).read_text(encoding="utf-8")
+        assert "http" not in text and "//cdn" not in text and "@import" not in text
+        assert not re.search(r"^\s*import\s", text, re.M)

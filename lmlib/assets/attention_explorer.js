@@ -217,8 +217,10 @@ function render({ model, el: host }) {
   model.on("change:matrix", drawHeatmap);
   model.on("change:thumbs", drawThumbs);
   model.on("change:head", drawThumbs);
-  model.on("change:tokens", () => { drawText(); drawHeatmap(); });
-  model.on("change:query", () => { tint(currentQuery()); drawOverlay(-1, -1); });
+  const onTokens = () => { drawText(); drawHeatmap(); };
+  const onQuery = () => { tint(currentQuery()); drawOverlay(-1, -1); };
+  model.on("change:tokens", onTokens);
+  model.on("change:query", onQuery);
   model.on("change:caption", onCaption);
 
   readout.textContent = "point at a cell to read its weight; click a row or a token to choose a query";
@@ -232,8 +234,8 @@ function render({ model, el: host }) {
     model.off("change:thumbs", drawThumbs);
     model.off("change:head", drawThumbs);
     model.off("change:caption", onCaption);
-    model.off("change:tokens");
-    model.off("change:query");
+    model.off("change:tokens", onTokens);
+    model.off("change:query", onQuery);
   };
 }
 

@@ -7,6 +7,7 @@ import importlib
 _WHERE = {
     "MLPLM": "mlp",
     "LSTMLM": "lstm",
+    "LSTMConfig": "lstm",
     "GPT": "gpt",
     "GPTConfig": "gpt",
 }

@@ -7,7 +7,7 @@ self-attention and a feed-forward layer, a final LayerNorm and a linear head), w
 an explicit attention so that it can return its attention weights: PyTorch's fused
 ``scaled_dot_product_attention`` does not return them.
 
-    >>> model = AttentionLM.from_pretrained()          # the checkpoint shipped in lmlib/assets
+    >>> model = AttentionLM.load_pretrained()          # the checkpoint shipped in lmlib/assets
     >>> logits, loss = model(x, y)                      # x, y: (B, T) token ids
     >>> attn = model.attention_maps(x[:1])              # (L, H, T, T)
 """
@@ -148,7 +148,7 @@ class AttentionLM(nn.Module):
         return path
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike = CHECKPOINT) -> AttentionLM:
+    def load_pretrained(cls, path: str | os.PathLike = CHECKPOINT) -> AttentionLM:
         """Load a checkpoint written by :meth:`save` (the shipped one by default)."""
         from safetensors import safe_open
         from safetensors.torch import load_file

@@ -96,6 +96,35 @@ class CausalSelfAttention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.c_proj(y)), att
 
+    def forward_cached(self, x: torch.Tensor, layer_past=None):
+        """The same attention for NEW positions only, with a KV cache (chapter 09).
+
+        ``x`` (B, T, C) holds the new positions; ``layer_past`` is ``None`` or the
+        ``(k, v)`` of the P positions before them, each (B, H, P, C // H). Returns
+        ``(y, (k, v))``: ``y`` (B, T, C) and the keys and values of all P + T positions,
+        the cache for the next call. The new queries see every cached key and, among the
+        new positions, only the earlier ones.
+        """
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        if layer_past is not None:
+            k = torch.cat([layer_past[0], k], dim=2)  # (B, H, P + T, C // H)
+            v = torch.cat([layer_past[1], v], dim=2)
+        S = k.size(2)  # P + T positions in all
+        p = self.dropout if self.training else 0.0
+        if T == 1:  # one new query may see every key: no mask at all
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        elif S == T:  # no past: the usual causal mask
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=p)
+        else:  # rows P..P+T-1 of the causal mask
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=self.mask[S - T:S, :S],
+                                               dropout_p=p)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y)), (k, v)
+
 
 class MLP(nn.Module):
     """The feed-forward block: Linear C -> 4C, GELU (GPT-2's tanh form), Linear 4C -> C."""
@@ -126,6 +155,13 @@ class Block(nn.Module):
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, att
+
+    def forward_cached(self, x: torch.Tensor, layer_past=None):
+        """:meth:`forward` for new positions with a KV cache: ``(x, (k, v))``."""
+        a, present = self.attn.forward_cached(self.ln_1(x), layer_past)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return x, present
 
 
 class GPT(nn.Module):
@@ -184,14 +220,24 @@ class GPT(nn.Module):
             raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}")
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
-                return_attention: bool = False):
+                return_attention: bool = False, past_kv=None, use_cache: bool = False):
         """``idx`` (B, T) token ids -> ``(logits, loss)``, logits (B, T, V).
 
         ``loss`` is the mean cross-entropy against ``targets`` (B, T) (ids equal to -1 are
         ignored), or ``None`` without targets. With ``return_attention=True`` the attention
         is computed explicitly and ``(logits, loss, att)`` comes back, ``att`` of shape
         (n_layer, B, H, T, T).
+
+        KV cache (chapter 09): with ``use_cache=True`` or a ``past_kv``, ``idx`` holds only
+        the NEW positions and ``(logits, None, present_kv)`` comes back; see
+        :meth:`forward_cached`.
         """
+        if use_cache or past_kv is not None:
+            if targets is not None or return_attention:
+                raise ValueError("past_kv/use_cache is for generation: it cannot be combined "
+                                 "with targets or return_attention")
+            logits, present = self.forward_cached(idx, past_kv)
+            return logits, None, present
         self._check_ids(idx, "idx")
         B, T = idx.shape
         if T > self.config.block_size:
@@ -224,6 +270,41 @@ class GPT(nn.Module):
         if return_attention:
             return logits, loss, torch.stack(atts)  # (n_layer, B, H, T, T)
         return logits, loss
+
+    def forward_cached(self, idx: torch.Tensor, past_kv=None):
+        """The forward pass with a KV cache: run only the NEW positions.
+
+        ``idx`` (B, T) are the new token ids; ``past_kv`` is ``None`` (nothing seen yet) or
+        what the previous call returned: one ``(k, v)`` per layer, each (B, H, P, C // H)
+        for the P positions already seen. The new tokens get positions P .. P + T - 1.
+        Returns ``(logits, present_kv)``: logits (B, T, V) and the cache of all P + T
+        positions. The logits equal those of :meth:`forward` on the whole sequence (to
+        float rounding). P + T may not exceed ``block_size``.
+        """
+        self._check_ids(idx, "idx")
+        B, T = idx.shape
+        n_layer = self.config.n_layer
+        if past_kv is not None and (not isinstance(past_kv, (tuple, list))
+                                    or len(past_kv) != n_layer):
+            raise ValueError(f"past_kv must be None or one (k, v) pair per layer "
+                             f"({n_layer}), as returned by forward_cached")
+        P = 0 if past_kv is None else past_kv[0][0].size(2)
+        if T < 1:
+            raise ValueError("idx must hold at least one new position")
+        if P + T > self.config.block_size:
+            raise ValueError(f"the cache holds {P} positions and idx adds {T}: more than this "
+                             f"model's block_size {self.config.block_size}; start a new cache "
+                             f"from the last tokens")
+        if int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size:
+            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], "
+                             f"outside the vocabulary [0, {self.config.vocab_size})")
+        pos = torch.arange(P, P + T, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        present = []
+        for i, block in enumerate(self.transformer.h):
+            x, kv = block.forward_cached(x, None if past_kv is None else past_kv[i])
+            present.append(kv)
+        return self.lm_head(self.transformer.ln_f(x)), tuple(present)
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,

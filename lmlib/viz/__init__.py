@@ -9,6 +9,7 @@ _WHERE = {
     "plot_attention": "attention",
     "SamplingExplorer": "sampling",
     "plot_sampling": "sampling",
+    "plot_next_token": "sampling",
 }
 __all__ = sorted(_WHERE)
 

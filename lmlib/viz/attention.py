@@ -15,11 +15,11 @@ exported notebook) it shows its static twin as a PNG and a one-line text descrip
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 
 import numpy as np
+
+from lmlib.viz.static import StaticTwinBox
 
 __all__ = ["AttentionExplorer", "plot_attention", "head_scores", "prepare_attention"]
 
@@ -202,8 +202,9 @@ def plot_attention(attn, tokens, layer=None, head=None, mask=None):
     ax.set_ylabel("query (attending)")
     ax.set_title(f"{where}head {h}" + ("" if T <= 48 else f" ({T} tokens)"), fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8, label="attention weight (grey: masked)")
+    small = np.ma.masked_array(*_shrink(a[layer], masked[layer]))   # (H, <=64, <=64)
     for i, tax in enumerate(thumbs):
-        tax.imshow(data[i], cmap=cmap, norm=norm, interpolation="nearest")
+        tax.imshow(small[i], cmap=cmap, norm=norm, interpolation="nearest")
         tax.set_xticks([])
         tax.set_yticks([])
         tax.grid(False)
@@ -216,13 +217,6 @@ def plot_attention(attn, tokens, layer=None, head=None, mask=None):
     return fig
 
 
-def _figure_png(fig) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 # ----------------------------------------------------------------------------- the widget
@@ -233,16 +227,24 @@ def _colormap_bytes() -> bytes:
     return (rgba[:, :3] * 255).round().astype(np.uint8).tobytes()
 
 
-def _thumbnails(a: np.ndarray, masked: np.ndarray) -> tuple[bytes, int]:
-    """Every head of one layer, ``a`` ``(H, T, T)``, shrunk to ``(H, s, s)`` uint8 colour
-    indices by taking the maximum of each block (thin diagonals stay visible); 255 = a block
-    where everything is masked."""
-    H, T, _ = a.shape
-    s = min(T, THUMB_MAX)
+def _shrink(a: np.ndarray, masked: np.ndarray, size: int = THUMB_MAX):
+    """Shrink ``(..., T, T)`` weights to at most ``(..., size, size)`` by taking the maximum
+    of each block, so that thin diagonals stay visible; a block is masked when all its cells
+    are. Returns ``(peak, all_masked)``."""
+    T = a.shape[-1]
+    s = min(T, size)
     starts = (np.arange(s) * T) // s
-    peak = np.maximum.reduceat(np.maximum.reduceat(a, starts, axis=1), starts, axis=2)
+    peak = np.maximum.reduceat(np.maximum.reduceat(a, starts, axis=-2), starts, axis=-1)
     all_masked = np.minimum.reduceat(np.minimum.reduceat(masked.astype(np.uint8), starts,
-                                                         axis=1), starts, axis=2).astype(bool)
+                                                         axis=-2), starts, axis=-1).astype(bool)
+    return peak, all_masked
+
+
+def _thumbnails(a: np.ndarray, masked: np.ndarray) -> tuple[bytes, int]:
+    """Every head of one layer, ``a`` ``(H, T, T)``, as ``(H, s, s)`` uint8 colour indices
+    (see :func:`_shrink`); 255 = masked."""
+    peak, all_masked = _shrink(a, masked)
+    s = peak.shape[-1]
     idx = np.round(254 * np.clip(peak, 0, 1) ** GAMMA).astype(np.uint8)
     idx[all_masked] = 255
     return idx.tobytes(), s
@@ -285,13 +287,7 @@ def _view_class():
 _AttentionView = None
 
 
-def _explorer_base():
-    import ipywidgets
-
-    return ipywidgets.VBox
-
-
-class AttentionExplorer(_explorer_base()):
+class AttentionExplorer(StaticTwinBox):
     """Explore attention weights in JupyterLab.
 
     Args:
@@ -308,6 +304,8 @@ class AttentionExplorer(_explorer_base()):
     pointer is shown below it), and the text tinted by the weights of a query (hover a row
     or a token; click to keep it). Bad input shows an error message in place of the widget.
     """
+
+    _tight_png = True  # the static twin is cropped to its content
 
     def __init__(self, attn, tokens, layer: int = 0, head: int = 0, mask=None):
         import ipywidgets as w
@@ -424,18 +422,3 @@ class AttentionExplorer(_explorer_base()):
         return plot_attention(self._weights, self.tokens, layer=self.layer, head=self.head,
                               mask=~self._masked)
 
-    def _repr_png_(self):
-        if self.error is not None:
-            return None
-        return _figure_png(self.static_figure())
-
-    def _repr_mimebundle_(self, **kwargs):
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = self._text_line()
-        png = self._repr_png_()
-        if png is not None:
-            data["image/png"] = base64.b64encode(png).decode("ascii")
-        return data
-
-    def __repr__(self) -> str:
-        return self._text_line()

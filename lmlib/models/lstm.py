@@ -1,0 +1,181 @@
+"""A character-level LSTM language model in PyTorch (the twin of ``lmlib.scratch.lstm``).
+
+    embedding (V -> n_embd)  ->  nn.LSTM (n_layers x hidden_size)  ->  linear (hidden -> V)
+
+It trains with the course trainer like every model of the course::
+
+    from lmlib.models import LSTMLM
+    from lmlib.train import train
+    model = LSTMLM(vocab_size=65, n_embd=64, hidden_size=384)
+    train(model, train_ids, val_ids, steps=1000, batch_size=32, block_size=128, lr=3e-3)
+
+Shapes: ``B`` batch, ``T`` time steps, ``V`` vocabulary, ``H`` hidden units, ``L`` layers.
+Sequences are batch-first here, ``idx`` ``(B, T)``, like every model of the course.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["LSTMLM", "LSTMConfig", "ASSET", "load_pretrained", "stream_loss"]
+
+ASSET = Path(__file__).resolve().parent.parent / "assets" / "lstm_shakespeare.safetensors"
+"""The shipped LSTM trained on Tiny Shakespeare (see ``lmlib/bench/lstm.py``)."""
+
+
+@dataclass
+class LSTMConfig:
+    vocab_size: int
+    n_embd: int
+    hidden_size: int
+    n_layers: int = 1
+    dropout: float = 0.0
+
+
+class LSTMLM(nn.Module):
+    """Embedding, a stack of LSTM layers, and a linear read-out to next-token logits.
+
+    Build it from sizes, ``LSTMLM(65, 64, 384)``, or from a config, ``LSTMLM(LSTMConfig(...))``.
+    ``forward(idx, targets=None) -> (logits, loss)``: ``idx`` ``(B, T)`` token ids, ``logits``
+    ``(B, T, V)``, ``loss`` the mean cross-entropy over targets that are not ``-1`` (or None
+    without targets). ``run(idx, state)`` is the same forward pass that also takes and returns
+    the recurrent state ``(h, c)``, each ``(L, B, H)``, to carry across chunks of a long text.
+    """
+
+    def __init__(self, vocab_size: int | LSTMConfig, n_embd: int | None = None,
+                 hidden_size: int | None = None, n_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        if isinstance(vocab_size, LSTMConfig):  # LSTMLM(config), as lmlib.train.load_checkpoint does
+            if n_embd is not None or hidden_size is not None:
+                raise TypeError("pass either an LSTMConfig or the sizes, not both")
+            c = vocab_size
+            vocab_size, n_embd, hidden_size, n_layers, dropout = (
+                c.vocab_size, c.n_embd, c.hidden_size, c.n_layers, c.dropout)
+        for name, value in (("vocab_size", vocab_size), ("n_embd", n_embd),
+                            ("hidden_size", hidden_size), ("n_layers", n_layers)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        self.config = LSTMConfig(vocab_size, n_embd, hidden_size, n_layers, float(dropout))
+        self.wte = nn.Embedding(vocab_size, n_embd)
+        # dropout between stacked layers (PyTorch warns when it is set for a single layer)
+        self.lstm = nn.LSTM(n_embd, hidden_size, num_layers=n_layers, batch_first=True,
+                            dropout=dropout if n_layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+        self.lm_head = nn.Linear(hidden_size, vocab_size)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_idx(self, idx, name="idx"):
+        if not torch.is_tensor(idx):
+            raise TypeError(f"{name} must be a torch tensor of token ids, got "
+                            f"{type(idx).__name__}")
+        if idx.dim() != 2:
+            raise ValueError(f"{name} must have shape (B, T), got shape {tuple(idx.shape)}")
+        if idx.dtype not in (torch.int64, torch.int32):
+            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+
+    def run(self, idx, state=None):
+        """``(logits (B, T, V), (h, c))`` for ``idx`` ``(B, T)``, starting from ``state``
+        (``(h, c)``, each ``(L, B, H)``) or zeros."""
+        self._check_idx(idx)
+        if state is not None:
+            B, L, H = idx.shape[0], self.config.n_layers, self.config.hidden_size
+            if (not isinstance(state, (tuple, list)) or len(state) != 2
+                    or any(tuple(s.shape) != (L, B, H) for s in state)):
+                shapes = [tuple(s.shape) for s in state] if isinstance(state, (tuple, list)) \
+                    else type(state).__name__
+                raise ValueError(f"state must be (h, c), each of shape (L, B, H) = "
+                                 f"({L}, {B}, {H}), got {shapes}")
+        out, state = self.lstm(self.drop(self.wte(idx)), state)
+        return self.lm_head(self.drop(out)), state
+
+    def forward(self, idx, targets=None):
+        logits, _ = self.run(idx)
+        loss = None
+        if targets is not None:
+            if not torch.is_tensor(targets) or targets.shape != idx.shape:
+                got = tuple(targets.shape) if torch.is_tensor(targets) else type(targets).__name__
+                raise ValueError(f"targets must be a tensor of the shape of idx, "
+                                 f"{tuple(idx.shape)}, got {got}")
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                                   ignore_index=-1)
+        return logits, loss
+
+    @torch.no_grad()
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, generator: torch.Generator | None = None):
+        """Continue each row of ``idx`` ``(B, T)`` by ``max_new_tokens`` sampled tokens.
+
+        The recurrent state is carried, so each new token costs one LSTM step (no window
+        to re-read, unlike a transformer without a KV cache). Returns ``(B, T + new)``."""
+        self._check_idx(idx)
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        was_training = self.training
+        self.eval()
+        logits, state = self.run(idx)
+        out = [idx]
+        for _ in range(max_new_tokens):
+            last = logits[:, -1, :] / temperature
+            if top_k is not None:
+                kth = torch.topk(last, min(top_k, last.size(-1))).values[:, -1:]
+                last = last.masked_fill(last < kth, float("-inf"))
+            nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
+            out.append(nxt)
+            logits, state = self.run(nxt, state)
+        self.train(was_training)
+        return torch.cat(out, dim=1)
+
+
+@torch.no_grad()
+def stream_loss(model: LSTMLM, ids, chunk: int = 1024) -> float:
+    """Mean loss per token over one long stream ``ids`` (1-D), read in order with the state
+    carried from chunk to chunk: every token predicted once, with all the text before it as
+    context (the natural way to score a recurrent model; no window restarts)."""
+    ids = torch.as_tensor(ids, dtype=torch.int64).reshape(1, -1)
+    device = next(model.parameters()).device
+    ids = ids.to(device)
+    was_training = model.training
+    model.eval()
+    state, total, count = None, 0.0, 0
+    for s in range(0, ids.size(1) - 1, chunk):
+        x = ids[:, s:min(s + chunk, ids.size(1) - 1)]
+        y = ids[:, s + 1:s + 1 + x.size(1)]
+        logits, state = model.run(x, state)
+        total += float(F.cross_entropy(logits[0], y[0], reduction="sum"))
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+def load_pretrained(path=None):
+    """The shipped Shakespeare LSTM: ``(model, extra)``, ``extra`` holding the vocabulary
+    (``extra["itos"]``), the step and the validation loss it was saved at."""
+    from lmlib.train import load_state_dict_file
+
+    path = Path(path) if path is not None else ASSET
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+    if metadata.get("model_class") != "LSTMLM":
+        raise ValueError(f"{path} holds a {metadata.get('model_class')!r}, not an LSTMLM")
+    config = LSTMConfig(**json.loads(metadata["config"]))
+    model = LSTMLM(**dataclasses.asdict(config))
+    metadata = load_state_dict_file(model, path)
+    model.eval()
+    return model, json.loads(metadata.get("extra", "{}") or "{}")
