@@ -1,0 +1,449 @@
+"""Fine-tuning a pre-trained GPT: a classification head, frozen layers and LoRA.
+
+A GPT pre-trained on next-character prediction has learned features of its text. To use
+them for a new task we put a small head on top of the body and train -- all of it, part of
+it, or a few extra low-rank matrices:
+
+    from lmlib.finetune import GPTClassifier, apply_lora, trainable_parameters
+    clf = GPTClassifier(gpt, n_classes=10)           # body + a Linear head (C -> K)
+    apply_lora(clf.gpt, r=8, alpha=16)               # body frozen, LoRA on attn.c_attn
+    trainable_parameters(clf)                        # LoRA matrices + head
+
+Shapes: ``B`` batch, ``T`` time, ``C`` channels (``n_embd``), ``K`` classes.
+
+The model side works with any GPT laid out like :class:`lmlib.models.gpt.GPT` (GPT-2's
+names: ``transformer.wte/wpe/h/ln_f``); LoRA works with any ``nn.Module`` whose layers to
+adapt are ``nn.Linear``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+__all__ = ["hidden_states", "pool", "GPTClassifier", "FeatureHead", "LoRALinear", "apply_lora", "merge_lora",
+           "trainable_parameters", "freeze", "configure", "METHODS", "RECIPES", "train_classifier",
+           "accuracy", "predict"]
+
+
+# --------------------------------------------------------------------------------------
+# a classification head on a GPT
+# --------------------------------------------------------------------------------------
+
+def hidden_states(gpt: nn.Module, idx: torch.Tensor) -> torch.Tensor:
+    """The GPT's features: ``idx`` (B, T) -> (B, T, C), the output of the final LayerNorm,
+    i.e. what the language-model head would turn into next-token logits."""
+    tr = gpt.transformer
+    pos = torch.arange(idx.shape[1], device=idx.device)
+    x = tr.drop(tr.wte(idx) + tr.wpe(pos))
+    for block in tr.h:
+        x = block(x)[0]  # each block returns (x, attention weights or None)
+    return tr.ln_f(x)
+
+
+def _check_mask(mask: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor of shape (B, T), got {type(mask).__name__}")
+    if mask.shape != idx.shape:
+        raise ValueError(f"mask must have the shape of idx {tuple(idx.shape)}, got {tuple(mask.shape)}")
+    mask = mask.bool()
+    if not mask[:, 0].all():
+        raise ValueError("mask: every row needs at least one real token, at position 0")
+    if (mask[:, 1:] & ~mask[:, :-1]).any():
+        raise ValueError("mask must mark right padding (True for real tokens, then False): "
+                         "a causal model lets real tokens attend to any padding before them")
+    return mask
+
+
+def pool(h: torch.Tensor, mask: torch.Tensor | None, how: str = "last") -> torch.Tensor:
+    """One vector per sequence from ``h`` (B, T, C) -> (B, C), padding ignored.
+
+    ``"last"``: the features at the last real token (in a causal model, the only position
+    that has seen the whole text). ``"mean"``: the average over the real tokens.
+    ``mask`` (B, T) is True on real tokens (right padding); ``None`` means no padding.
+    """
+    B, T, _ = h.shape
+    if mask is None:
+        mask = torch.ones(B, T, dtype=torch.bool, device=h.device)
+    lengths = mask.sum(1)  # (B,)
+    if how == "last":
+        return h[torch.arange(B, device=h.device), lengths - 1]
+    if how == "mean":
+        return (h * mask.unsqueeze(-1)).sum(1) / lengths.unsqueeze(-1)
+    raise ValueError(f"pool must be 'last' or 'mean', got {how!r}")
+
+
+class GPTClassifier(nn.Module):
+    """A GPT body with a linear classification head: text (B, T) -> class logits (B, K).
+
+    The body's features (B, T, C) are pooled over the real (non-padded) positions into one
+    vector per text (``pool="last"`` or ``"mean"``), and ``head`` (a Linear C -> K) gives the
+    logits. The GPT's own language-model head is kept but not used.
+    """
+
+    def __init__(self, gpt: nn.Module, n_classes: int, pool: str = "last", dropout: float = 0.0):
+        super().__init__()
+        if not isinstance(gpt, nn.Module) or not hasattr(gpt, "transformer"):
+            raise TypeError(f"gpt must be a GPT (an nn.Module with .transformer), got "
+                            f"{type(gpt).__name__}")
+        if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
+            raise ValueError(f"n_classes must be an int >= 2 (a classifier needs at least two "
+                             f"classes), got {n_classes!r}")
+        if pool not in ("last", "mean"):
+            raise ValueError(f"pool must be 'last' or 'mean', got {pool!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.gpt, self.n_classes, self.pool = gpt, n_classes, pool
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(gpt.transformer.wte.weight.shape[1], n_classes)
+        nn.init.normal_(self.head.weight, std=0.02)
+        nn.init.zeros_(self.head.bias)
+
+    def features(self, idx: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``idx`` (B, T), ``mask`` (B, T) or None -> pooled features (B, C)."""
+        if mask is not None:
+            mask = _check_mask(mask, idx)
+            idx = idx[:, :int(mask.sum(1).max())]  # no need to run the all-padding tail
+            mask = mask[:, :idx.shape[1]]
+        return pool(hidden_states(self.gpt, idx), mask, self.pool)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None):
+        """``idx`` (B, T) token ids, right-padded; ``mask`` (B, T) True on real tokens (None:
+        no padding); ``targets`` (B,) class ids or None -> ``(logits (B, K), loss or None)``."""
+        logits = self.head(self.dropout(self.features(idx, mask)))
+        loss = None if targets is None else F.cross_entropy(logits, targets)
+        return logits, loss
+
+
+# --------------------------------------------------------------------------------------
+# LoRA: a trainable low-rank update next to a frozen Linear
+# --------------------------------------------------------------------------------------
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus a trainable low-rank update (Hu et al., 2021):
+
+        y = x W^T + b + (alpha / r) * x A^T B^T
+
+    ``A`` (r, in) starts random and ``B`` (out, r) starts at zero, so at first the layer is
+    exactly the frozen one; training moves only A and B: ``r * (in + out)`` numbers instead
+    of ``in * out``.
+    """
+
+    def __init__(self, base: nn.Linear, r: int, alpha: float = 1.0, dropout: float = 0.0):
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
+        if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+            raise ValueError(f"r (the rank) must be an int > 0, got {r!r}")
+        if not (isinstance(alpha, (int, float)) and alpha > 0):
+            raise ValueError(f"alpha must be a number > 0, got {alpha!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.base = base
+        for p in base.parameters():
+            p.requires_grad_(False)
+        self.r, self.alpha, self.scale = r, alpha, alpha / r
+        like = dict(dtype=base.weight.dtype, device=base.weight.device)
+        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, **like))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, **like))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # nn.Linear's default init
+        self.lora_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` (..., in) -> (..., out)."""
+        return self.base(x) + self.scale * (self.lora_dropout(x) @ self.lora_A.T @ self.lora_B.T)
+
+    def delta_weight(self) -> torch.Tensor:
+        """The update LoRA adds to the weight: ``(alpha / r) * B A``, shape (out, in)."""
+        return self.scale * self.lora_B @ self.lora_A
+
+    def merged(self) -> nn.Linear:
+        """A plain ``nn.Linear`` computing the same function: weight ``W + (alpha / r) B A``."""
+        base = self.base
+        out = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None,
+                        device=base.weight.device, dtype=base.weight.dtype)
+        with torch.no_grad():
+            out.weight.copy_(base.weight + self.delta_weight())
+            if base.bias is not None:
+                out.bias.copy_(base.bias)
+        out.requires_grad_(False)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}"
+
+
+def _matches(name: str, target: str) -> bool:
+    return name == target or name.endswith("." + target)
+
+
+def apply_lora(model: nn.Module, r: int, alpha: float = 1.0, targets=("c_attn",),
+               dropout: float = 0.0) -> list[LoRALinear]:
+    """Wrap every ``nn.Linear`` of ``model`` whose name matches one of ``targets`` in a
+    :class:`LoRALinear`, and freeze every other parameter of ``model``.
+
+    A target matches a layer's full name or its last parts: ``"c_attn"`` matches
+    ``transformer.h.0.attn.c_attn``; ``"attn.c_proj"`` matches the attention's output
+    projection but not the MLP's ``mlp.c_proj``. Returns the new LoRA modules. Apply it to
+    the body (``clf.gpt``) so that a classification head outside it stays trainable.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if not isinstance(r, int) or isinstance(r, bool) or r <= 0:
+        raise ValueError(f"r (the rank) must be an int > 0, got {r!r}")
+    if not (isinstance(alpha, (int, float)) and alpha > 0):
+        raise ValueError(f"alpha must be a number > 0, got {alpha!r}")
+    if isinstance(targets, str):
+        targets = (targets,)
+    if not targets or not all(isinstance(t, str) and t for t in targets):
+        raise ValueError(f"targets must be a tuple of layer names, got {targets!r}")
+    found = []
+    for name, module in model.named_modules():
+        if not name or not any(_matches(name, t) for t in targets):
+            continue
+        if isinstance(module, LoRALinear):
+            raise ValueError(f"targets: {name} already has LoRA (apply_lora was applied to it "
+                             f"before); merge_lora(model) folds it in first")
+        if not isinstance(module, nn.Linear):
+            raise ValueError(f"targets: {name} is a {type(module).__name__}, but LoRA wraps "
+                             f"nn.Linear layers; name Linear layers such as 'c_attn'")
+        found.append(name)
+    if not found:
+        linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+        raise ValueError(f"targets {tuple(targets)} match no layer of the model; its Linear "
+                         f"layers are named like {linears[:4]}")
+    for name, p in model.named_parameters():
+        if not name.endswith(("lora_A", "lora_B")):  # LoRA added earlier stays trainable
+            p.requires_grad_(False)
+    wrapped = []
+    for name in found:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        lora = LoRALinear(getattr(parent, child), r, alpha, dropout)
+        setattr(parent, child, lora)
+        wrapped.append(lora)
+    return wrapped
+
+
+def merge_lora(model: nn.Module) -> list[nn.Linear]:
+    """Fold every LoRA update into its layer's weight and put the plain ``nn.Linear`` back.
+
+    The model computes the same function (up to float rounding) without LoRA's extra
+    matmuls. Returns the merged layers (frozen, as the base layers were).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    names = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
+    if not names:
+        raise ValueError("model has no LoRALinear layers to merge (apply_lora first)")
+    merged = []
+    for name in names:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        linear = getattr(parent, child).merged()
+        setattr(parent, child, linear)
+        merged.append(linear)
+    return merged
+
+
+class FeatureHead(nn.Module):
+    """A classification head alone, on precomputed features: (B, C) -> (B, K).
+
+    With a frozen body, a linear probe need not run the body at every step: compute the
+    pooled features once (``clf.features``), then train ``FeatureHead(clf.head)`` on them.
+    """
+
+    def __init__(self, head: nn.Linear):
+        super().__init__()
+        self.head = head
+
+    def forward(self, feats: torch.Tensor, targets: torch.Tensor | None = None, mask=None):
+        logits = self.head(feats)
+        return logits, None if targets is None else F.cross_entropy(logits, targets)
+
+
+# --------------------------------------------------------------------------------------
+# which parameters train
+# --------------------------------------------------------------------------------------
+
+def trainable_parameters(model: nn.Module) -> int:
+    """The number of parameters the optimizer will change (``requires_grad``), a tensor
+    shared by two modules (tied weights) counted once."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def freeze(module: nn.Module, trainable: bool = False) -> nn.Module:
+    """Set ``requires_grad`` of every parameter of ``module`` to ``trainable``; returns it."""
+    for p in module.parameters():
+        p.requires_grad_(trainable)
+    return module
+
+
+METHODS = ("full", "probe", "last", "lora")
+
+RECIPES: dict[str, dict] = {
+    # how chapter 10 and its benchmark train on the speaker task: "pool" is GPTClassifier's,
+    # the rest are keyword arguments of train_classifier ("probe" trains the head alone on
+    # cached features). Mean pooling: a speaker's style is spread over the whole speech.
+    "scratch": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
+    "probe": dict(pool="mean", steps=1000, batch_size=32, lr=1e-2, weight_decay=0.0,
+                  eval_interval=50),
+    "full": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
+    "last": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
+    "lora": dict(pool="mean", steps=400, batch_size=32, lr=3e-3, eval_interval=40),
+    # keyword arguments of lmlib.train.train for continued pre-training on one speaker
+    "continued": dict(batch_size=16, block_size=128, lr=3e-4, min_lr=3e-5, warmup=20,
+                      eval_interval=50, eval_batches=8),
+}
+
+
+def configure(clf: GPTClassifier, method: str, *, n_last: int = 1, r: int = 8,
+              alpha: float = 16.0) -> GPTClassifier:
+    """Choose what trains in ``clf`` (the head always does):
+
+    - ``"full"``: everything (full fine-tuning);
+    - ``"probe"``: nothing in the body (a linear probe on frozen features);
+    - ``"last"``: the last ``n_last`` blocks and the final LayerNorm;
+    - ``"lora"``: LoRA of rank ``r`` on the attention projections ``c_attn``, body frozen.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    freeze(clf, trainable=(method == "full"))
+    if method == "last":
+        blocks = clf.gpt.transformer.h
+        if not isinstance(n_last, int) or not 1 <= n_last <= len(blocks):
+            raise ValueError(f"n_last must be an int in [1, {len(blocks)}], got {n_last!r}")
+        for block in blocks[-n_last:]:
+            freeze(block, trainable=True)
+        freeze(clf.gpt.transformer.ln_f, trainable=True)
+    if method == "lora":
+        apply_lora(clf.gpt, r=r, alpha=alpha, targets=("c_attn",))
+    freeze(clf.head, trainable=True)
+    return clf
+
+
+# --------------------------------------------------------------------------------------
+# a small training loop for classification
+# --------------------------------------------------------------------------------------
+
+def _epoch_batches(n: int, batch_size: int, lengths, rng) -> list[np.ndarray]:
+    """One epoch of batches of example indices, in random order. With ``lengths``, each
+    batch holds texts of similar length (shuffle, sort within windows of 8 batches, cut),
+    so that little time goes into padding."""
+    order = rng.permutation(n)
+    if lengths is not None:
+        window = 8 * batch_size
+        order = np.concatenate([w[np.argsort(lengths[w], kind="stable")]
+                                for w in np.split(order, range(window, n, window))])
+    batches = [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+@torch.no_grad()
+def predict(model: nn.Module, idx: torch.Tensor, mask: torch.Tensor | None = None,
+            batch_size: int = 128) -> torch.Tensor:
+    """Class logits of a whole split, in eval mode: (N, T) -> (N, K)."""
+    was_training = model.training
+    model.eval()
+    # texts of similar length together (less padding), then back to the original order
+    order = torch.arange(len(idx)) if mask is None else torch.argsort(mask.sum(1), stable=True)
+    out = []
+    for i in range(0, len(idx), batch_size):
+        b = order[i:i + batch_size]
+        out.append(model(idx[b], mask=None if mask is None else mask[b])[0])
+    model.train(was_training)
+    logits = torch.empty(len(idx), out[0].shape[-1], dtype=out[0].dtype)
+    logits[order] = torch.cat(out)
+    return logits
+
+
+def accuracy(model: nn.Module, idx: torch.Tensor, mask: torch.Tensor | None,
+             labels: torch.Tensor, batch_size: int = 128) -> float:
+    """Fraction of ``labels`` (N,) that ``model`` gets right."""
+    logits = predict(model, idx, mask, batch_size)
+    return float((logits.argmax(-1) == torch.as_tensor(labels)).float().mean())
+
+
+def train_classifier(model: nn.Module, train: tuple, val: tuple | None = None, *,
+                     steps: int = 300, batch_size: int = 32, lr: float = 1e-3,
+                     weight_decay: float = 0.01, warmup: int = 20, eval_interval: int = 50,
+                     seed: int = 0, grad_clip: float = 1.0, keep_best: bool = True,
+                     time_limit: float | None = None, progress: bool = False) -> dict:
+    """Train a classifier on ``train = (idx, mask, labels)`` with AdamW (only the parameters
+    that require grad), the course's warm-up + cosine schedule (:func:`lmlib.train.lr_at`)
+    and gradient clipping; every ``eval_interval`` steps measure accuracy on ``val``.
+
+    ``idx`` may also be precomputed features (N, C) with ``mask=None`` (see
+    :class:`FeatureHead`). With ``keep_best`` (and ``val``), the trainable weights end as
+    they were at the best validation accuracy (early stopping). ``time_limit`` (seconds of
+    training) stops early. Returns a history dict: ``steps``, ``train_loss`` (mean since the
+    last evaluation), ``val_acc``, ``seconds`` (training time, evaluation excluded),
+    ``best_val_acc`` and ``best_step``.
+    """
+    from lmlib.train import TrainConfig, lr_at, make_optimizer
+
+    idx, mask, labels = train
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+    if trainable_parameters(model) == 0:
+        raise ValueError("model has no trainable parameters: every requires_grad is False")
+    batch_size = min(batch_size, len(idx))
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                      warmup=min(warmup, steps), grad_clip=grad_clip, seed=seed)
+    opt = make_optimizer(model, cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    hist = {"steps": [], "train_loss": [], "val_acc": [], "seconds": 0.0, "best_val_acc": -1.0,
+            "best_step": 0}
+    best = None
+    lengths = None if mask is None else mask.sum(1).numpy()
+    batches: list = []
+    losses = []
+    model.train()
+    for step in range(steps):
+        t0 = time.perf_counter()
+        if not batches:  # a new epoch
+            batches = _epoch_batches(len(idx), batch_size, lengths, rng)
+        b = torch.as_tensor(batches.pop())
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        _, loss = model(idx[b], labels[b], mask=None if mask is None else mask[b])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        opt.step()
+        losses.append(loss.item())
+        hist["seconds"] += time.perf_counter() - t0
+        out_of_time = time_limit is not None and hist["seconds"] > time_limit
+        if (step + 1) % eval_interval == 0 or step + 1 == steps or out_of_time:
+            hist["steps"].append(step + 1)
+            hist["train_loss"].append(float(np.mean(losses)))
+            losses = []
+            if val is not None:
+                acc = accuracy(model, *val)
+                hist["val_acc"].append(acc)
+                if acc > hist["best_val_acc"]:
+                    hist["best_val_acc"], hist["best_step"] = acc, step + 1
+                    if keep_best:
+                        best = [p.detach().clone() for p in params]
+            if progress:
+                va = f" | val acc {hist['val_acc'][-1]:.3f}" if val is not None else ""
+                print(f"step {step + 1:5d} | train loss {hist['train_loss'][-1]:.4f}{va} | "
+                      f"{hist['seconds']:.1f} s", flush=True)
+        if out_of_time:
+            break
+    if best is not None:
+        with torch.no_grad():
+            for p, b in zip(params, best):
+                p.copy_(b)
+    return hist
