@@ -109,3 +109,11 @@ def test_constraints_pin_every_dependency_and_torch_2_13():
         name, _ = _name_and_spec(req)
         assert pins.get(name, "").startswith("=="), f"{name} has no exact pin in constraints.txt"
     assert pins["torch"] == "==2.13.0"
+
+
+def test_binder_environment_matches_environment_yml():
+    main = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    binder = yaml.safe_load((ROOT / "binder" / "environment.yml").read_text(encoding="utf-8"))
+    assert binder["channels"] == main["channels"]
+    assert binder["dependencies"] == main["dependencies"]
+    assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()
