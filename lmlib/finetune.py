@@ -300,7 +300,7 @@ RECIPES: dict[str, dict] = {
     "last": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
     "lora": dict(pool="mean", steps=400, batch_size=32, lr=3e-3, eval_interval=40),
     # keyword arguments of lmlib.train.train for continued pre-training on one speaker
-    "continued": dict(batch_size=16, block_size=128, lr=3e-4, min_lr=3e-5, warmup=20,
+    "continued": dict(batch_size=16, block_size=128, lr=1e-4, min_lr=1e-5, warmup=20,
                       eval_interval=50, eval_batches=8),
 }
 
