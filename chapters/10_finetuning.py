@@ -686,7 +686,7 @@ print("BEFORE\n" + sample_before + "\n\nAFTER\n" + sample_after)
 #   one Linear; right padding plus masked pooling gives exactly the unpadded result.
 # - Choosing what trains is setting `requires_grad`: probe, full, last blocks, LoRA. LoRA's
 #   update `(α/r) B A` starts at zero and merges back into W with no change in outputs.
-# - Pre-training buys accuracy that a thousand labels cannot (0.15 → 0.24 for the same
+# - Pre-training buys accuracy that a thousand labels cannot (0.15 → 0.24–0.29 for the same
 #   network), though our small pre-trained GPT does not beat character-pair statistics;
 #   continued pre-training moves the style and costs some general ability (forgetting),
 #   measurably.
