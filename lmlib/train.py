@@ -29,10 +29,16 @@ Command line (the shipped model is trained this way)::
 Checkpoints are safetensors files: the tensors, plus text metadata with the model's class
 and config (JSON). Nothing is ever unpickled.
 
-Where later work plugs in (issue 12): the device comes from :func:`lmlib.get_device`
-(``TrainConfig.device``); the forward/backward of one step is :meth:`Trainer.step`, the one
-place for mixed precision (an autocast context), gradient accumulation and
-DistributedDataParallel; checkpoints are written by one process through ``Trainer.is_main``.
+Scaling up (one place each, all in :class:`Trainer`): the device comes from
+:func:`lmlib.get_device` (``TrainConfig.device``); mixed precision on a GPU
+(``TrainConfig.amp``: bf16 autocast, or fp16 with a gradient scaler) is
+:meth:`Trainer.autocast`; ``TrainConfig.compile=True`` runs ``torch.compile`` (opt-in);
+data parallelism is PyTorch's own ``DistributedDataParallel``: under ``torchrun`` every
+process draws the same global batch and keeps its slice, gradients are accumulated over
+``micro_batches`` and averaged over processes, and only rank 0 (``Trainer.is_main``)
+writes logs and checkpoints::
+
+    torchrun --nproc_per_node=2 -m lmlib.train --preset shakespeare-gpt --checkpoint gpt.safetensors
 """
 
 from __future__ import annotations
