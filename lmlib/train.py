@@ -60,7 +60,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["TrainConfig", "resolve_amp", "compile_unavailable_reason", "distributed_info", "History", "Trainer", "train", "lr_at", "make_optimizer",
+__all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
+           "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
            "estimate_loss", "evaluate", "token_losses", "save_checkpoint", "load_checkpoint",
            "load_state_dict_file", "state_path", "export_checkpoint", "PRESETS"]
 
@@ -197,6 +198,10 @@ def compile_unavailable_reason(device) -> str | None:
                    if cc):
             return "torch.compile on the CPU needs a C++ compiler (g++ or clang++), none found"
     return None
+
+
+class CompileError(RuntimeError):
+    """``torch.compile`` was asked for (``TrainConfig.compile=True``) and failed."""
 
 
 def distributed_info() -> tuple[int, int]:
@@ -605,6 +610,17 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
+    def _forward(self, x, y):
+        if not self.config.compile:
+            return self.train_model(x, y)
+        try:  # the first call compiles: that is where a missing toolchain shows up
+            return self.train_model(x, y)
+        except Exception as err:
+            if type(err).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise CompileError(f"torch.compile failed ({type(err).__name__}: "
+                                   f"{str(err)[:300]}); train with compile=False") from err
+            raise
+
     def step(self) -> float:
         """Draw a batch, forward, backward, clip, one AdamW update. Returns the batch loss
         (the mean over the whole batch, all processes together).
@@ -635,8 +651,8 @@ class Trainer:
                     else contextlib.nullcontext())
             with sync:
                 with self.autocast():
-                    _, loss = self.train_model(x[i * piece:(i + 1) * piece],
-                                               y[i * piece:(i + 1) * piece])
+                    _, loss = self._forward(x[i * piece:(i + 1) * piece],
+                                            y[i * piece:(i + 1) * piece])
                 if loss is None or not torch.is_tensor(loss) or loss.dim() != 0:
                     raise ValueError("model(idx, targets) must return (logits, loss) with a "
                                      "scalar loss")
@@ -918,7 +934,7 @@ def main(argv=None) -> int:
         if distributed:
             _init_distributed(config)
         return _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw)
-    except ValueError as err:  # bad input found once the device is known: a clean exit
+    except (ValueError, CompileError) as err:  # bad input found once the device is known
         print(f"python -m lmlib.train: error: {err}", file=sys.stderr, flush=True)
         return 2
     finally:

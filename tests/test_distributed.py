@@ -182,3 +182,23 @@ def test_compile_where_torch_cannot_compile_is_a_clear_error(monkeypatch):
     model, tr, va, config = ns["make"](1)
     with pytest.raises(ValueError, match="compile=True, but no compiler here"):
         train(model, tr, va, config, compile=True, progress=False, plot=False)
+
+
+def test_a_failing_compile_is_a_compile_error(monkeypatch):
+    import lmlib.train as lt
+
+    class Failing(Exception):
+        __module__ = "torch._inductor.exc"
+
+    def broken_compile(model):
+        def call(*args):
+            raise Failing("no working C++ compiler")
+        return call
+
+    monkeypatch.setattr(lt, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    ns = {}
+    exec(SETUP, ns)
+    model, tr, va, config = ns["make"](1)
+    with pytest.raises(lt.CompileError, match="compile=False"):
+        train(model, tr, va, config, compile=True, progress=False, plot=False)
