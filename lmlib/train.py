@@ -29,10 +29,16 @@ Command line (the shipped model is trained this way)::
 Checkpoints are safetensors files: the tensors, plus text metadata with the model's class
 and config (JSON). Nothing is ever unpickled.
 
-Where later work plugs in (issue 12): the device comes from :func:`lmlib.get_device`
-(``TrainConfig.device``); the forward/backward of one step is :meth:`Trainer.step`, the one
-place for mixed precision (an autocast context), gradient accumulation and
-DistributedDataParallel; checkpoints are written by one process through ``Trainer.is_main``.
+Scaling up (one place each, all in :class:`Trainer`): the device comes from
+:func:`lmlib.get_device` (``TrainConfig.device``); mixed precision on a GPU
+(``TrainConfig.amp``: bf16 autocast, or fp16 with a gradient scaler) is
+:meth:`Trainer.autocast`; ``TrainConfig.compile=True`` runs ``torch.compile`` (opt-in);
+data parallelism is PyTorch's own ``DistributedDataParallel``: under ``torchrun`` every
+process draws the same global batch and keeps its slice, gradients are accumulated over
+``micro_batches`` and averaged over processes, and only rank 0 (``Trainer.is_main``)
+writes logs and checkpoints::
+
+    torchrun --nproc_per_node=2 -m lmlib.train --preset shakespeare-gpt --checkpoint gpt.safetensors
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
+           "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
            "estimate_loss", "evaluate", "token_losses", "save_checkpoint", "load_checkpoint",
            "load_state_dict_file", "state_path", "export_checkpoint", "PRESETS"]
 
@@ -80,11 +87,16 @@ class TrainConfig:
     eval_batches: int = 20        # fixed batches of train and of val per evaluation
     seed: int = 0                 # batches, dropout and the fixed eval batches
     device: str | None = None     # None: lmlib.get_device() (CUDA if present, else CPU)
+    micro_batches: int = 1        # gradient accumulation: each process splits its share of
+    #                               the batch into this many forward/backward passes
+    amp: str = "auto"             # mixed precision: "auto" (bf16/fp16 on CUDA, off elsewhere),
+    #                               "off", "bf16" or "fp16" (the last two need CUDA)
+    compile: bool = False         # torch.compile the model (opt-in; never required)
 
     def __post_init__(self):
         self.betas = tuple(float(b) for b in self.betas)
         ints = dict(steps=1, batch_size=1, block_size=1, warmup=0, eval_interval=1,
-                    eval_batches=1, seed=0)
+                    eval_batches=1, seed=0, micro_batches=1)
         for name, low in ints.items():
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
@@ -99,6 +111,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.min_lr must be in [0, lr={self.lr}], got {self.min_lr!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"TrainConfig.amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"TrainConfig.compile must be True or False, got {self.compile!r}")
 
     @property
     def final_lr(self) -> float:
@@ -131,6 +147,71 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> History:
         return cls(**d)
+
+
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+
+
+def resolve_amp(amp: str, device) -> torch.dtype | None:
+    """The autocast dtype for ``amp`` on ``device``: ``None`` means full float32.
+
+    ``"auto"`` is bfloat16 on a CUDA GPU that supports it, float16 (with a gradient scaler)
+    on an older one, and off on the CPU and on MPS (mixed precision saves little there and
+    changes the numbers). ``"bf16"``/``"fp16"`` asked for explicitly need CUDA.
+    """
+    if amp not in AMP_MODES:
+        raise ValueError(f"amp must be one of {AMP_MODES}, got {amp!r}")
+    device = torch.device(device)
+    if amp == "off":
+        return None
+    if device.type != "cuda":
+        if amp == "auto":
+            return None
+        raise ValueError(f"amp={amp!r} needs a CUDA device; on {device.type} use amp='auto' "
+                         f"or 'off' (mixed precision is off on the CPU)")
+    if amp == "fp16":
+        return torch.float16
+    if amp == "bf16":
+        if not torch.cuda.is_bf16_supported():
+            raise ValueError("amp='bf16' was asked for, but this GPU has no bfloat16; use "
+                             "amp='fp16' or 'auto'")
+        return torch.bfloat16
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def compile_unavailable_reason(device) -> str | None:
+    """Why ``torch.compile`` cannot work here (a sentence), or ``None`` if it should."""
+    if not hasattr(torch, "compile"):
+        return f"torch {torch.__version__} has no torch.compile (it needs torch >= 2.0)"
+    try:
+        import torch._dynamo as dynamo
+
+        supported = getattr(dynamo, "is_dynamo_supported", None)
+        if supported is not None and not supported():
+            return f"torch.compile does not support this Python ({sys.version.split()[0]})"
+    except ImportError as err:
+        return f"torch.compile cannot be imported: {err}"
+    if torch.device(device).type == "cpu":
+        import shutil
+
+        if not any(shutil.which(cc) for cc in (os.environ.get("CXX", ""), "g++", "c++", "clang++")
+                   if cc):
+            return "torch.compile on the CPU needs a C++ compiler (g++ or clang++), none found"
+    return None
+
+
+class CompileError(RuntimeError):
+    """``torch.compile`` was asked for (``TrainConfig.compile=True``) and failed."""
+
+
+def distributed_info() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` unless a torch.distributed process
+    group is running (e.g. under ``torchrun``)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
@@ -470,17 +551,47 @@ class Trainer:
                              f"model's block_size ({model_block})")
         from lmlib import get_device
 
+        # data parallelism: every process (rank) handles batch_size / world_size windows of
+        # each batch, in micro_batches forward/backward passes
+        self.rank, self.world_size = distributed_info()
+        parts = self.world_size * config.micro_batches
+        if config.batch_size % parts:
+            raise ValueError(
+                f"TrainConfig.batch_size ({config.batch_size}) must be divisible by the number "
+                f"of processes ({self.world_size}) times micro_batches ({config.micro_batches}) "
+                f"= {parts}; use fewer processes (--nproc_per_node) or another batch_size")
         self.device = get_device(config.device)
-        self.model = model.to(self.device)
+        if self.world_size > 1 and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
+        self.amp_dtype = resolve_amp(config.amp, self.device)
+        if config.compile:
+            reason = compile_unavailable_reason(self.device)
+            if reason is not None:
+                raise ValueError(f"TrainConfig.compile=True, but {reason}; use compile=False")
+        self.model = model.to(self.device)  # the plain model: checkpoints, evaluation
         self.optimizer = make_optimizer(model, config)
+        self.scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16
+                       else None)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.checkpoint_dtype = checkpoint_dtype
         self.extra = dict(extra or {})
-        self.is_main = True  # the process that writes checkpoints and logs (DDP: rank 0)
+        self.is_main = self.rank == 0  # the process that writes checkpoints and logs
         self.step_num = 0  # updates done so far
         self.history = History()
-        self.rng = np.random.default_rng(config.seed)  # training batches
-        torch.manual_seed(config.seed)  # dropout, and anything else random in the model
+        # training batches: the SAME generator on every rank draws the whole (global) batch,
+        # and each rank keeps its own slice, so N processes see exactly the windows one
+        # process would, and the run is repeatable and resumable whatever N is
+        self.rng = np.random.default_rng(config.seed)
+        # dropout, and anything else random in the model: a different stream per rank
+        torch.manual_seed(config.seed + self.rank)
+        self.train_model = self.model  # what step() calls: possibly compiled, possibly DDP
+        if config.compile:
+            self.train_model = torch.compile(self.train_model)
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.train_model = DDP(self.train_model, device_ids=ids)
         # the fixed evaluation batches: the same windows at every evaluation
         eval_rng = np.random.default_rng([config.seed, 1])
         from lmlib.data import get_batch
@@ -493,29 +604,77 @@ class Trainer:
 
     # ---- one update ------------------------------------------------------------------
     def autocast(self):
-        """The context of the forward pass: mixed precision would go here (off for now)."""
-        return contextlib.nullcontext()
+        """The context of the forward pass: bf16/fp16 autocast on a GPU (see
+        :func:`resolve_amp`), nothing (float32) otherwise."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _forward(self, x, y):
+        if not self.config.compile:
+            return self.train_model(x, y)
+        try:  # the first call compiles: that is where a missing toolchain shows up
+            return self.train_model(x, y)
+        except Exception as err:
+            if type(err).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise CompileError(f"torch.compile failed ({type(err).__name__}: "
+                                   f"{str(err)[:300]}); train with compile=False") from err
+            raise
 
     def step(self) -> float:
-        """Draw a batch, forward, backward, clip, one AdamW update. Returns the batch loss."""
+        """Draw a batch, forward, backward, clip, one AdamW update. Returns the batch loss
+        (the mean over the whole batch, all processes together).
+
+        With ``world_size`` processes and ``micro_batches`` passes, the batch of
+        ``batch_size`` windows is cut into ``world_size * micro_batches`` equal pieces;
+        this rank runs forward/backward on its ``micro_batches`` pieces, adding up
+        gradients of ``loss / micro_batches``, and DDP averages the gradients over the
+        processes in the last backward: the gradient of the mean loss over the whole batch,
+        as one process with the whole batch would get (up to float rounding).
+        """
         cfg = self.config
         lr = lr_at(self.step_num, cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x, y = self._get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.rng)
-        x = torch.from_numpy(x).to(self.device)
-        y = torch.from_numpy(y).to(self.device)
-        with self.autocast():
-            _, loss = self.model(x, y)
-        if loss is None or not torch.is_tensor(loss) or loss.dim() != 0:
-            raise ValueError("model(idx, targets) must return (logits, loss) with a scalar loss")
+        m = cfg.micro_batches
+        piece = cfg.batch_size // (self.world_size * m)
+        mine = slice(self.rank * m * piece, (self.rank + 1) * m * piece)
+        x = torch.from_numpy(x[mine]).to(self.device)
+        y = torch.from_numpy(y[mine]).to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total = torch.zeros((), device=self.device)
+        for i in range(m):
+            last = i == m - 1
+            # DDP all-reduces gradients in backward; skip that until the last micro-batch
+            sync = (self.train_model.no_sync() if self.world_size > 1 and not last
+                    else contextlib.nullcontext())
+            with sync:
+                with self.autocast():
+                    _, loss = self._forward(x[i * piece:(i + 1) * piece],
+                                            y[i * piece:(i + 1) * piece])
+                if loss is None or not torch.is_tensor(loss) or loss.dim() != 0:
+                    raise ValueError("model(idx, targets) must return (logits, loss) with a "
+                                     "scalar loss")
+                loss = loss.float() / m
+                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+            total += loss.detach()
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.step_num += 1
-        return loss.item()
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            dist.all_reduce(total)
+            total /= self.world_size
+        return total.item()
 
     def evaluate(self) -> tuple[float, float]:
         return (estimate_loss(self.model, self.eval_sets["train"], self.device),
@@ -559,7 +718,8 @@ class Trainer:
         saved["betas"] = tuple(saved["betas"])
         mine = self.config.to_dict()
         diff = {k: (saved.get(k), mine.get(k)) for k in mine
-                if k not in ("steps", "eval_interval", "device") and saved.get(k) != mine.get(k)}
+                if k not in ("steps", "eval_interval", "device", "micro_batches", "amp", "compile")
+                and saved.get(k) != mine.get(k)}
         if diff:
             raise ValueError(f"{path} was written for another training config; differences "
                              f"(state, now): {diff}")
@@ -597,7 +757,7 @@ class Trainer:
         cfg = self.config
         end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
         live = _LivePlot() if (plot is True or (plot == "auto" and _in_notebook())) else None
-        bar = tqdm(total=cfg.steps, initial=self.step_num, disable=not progress,
+        bar = tqdm(total=cfg.steps, initial=self.step_num, disable=not progress or not self.is_main,
                    desc="training", unit="step", dynamic_ncols=True)
         tokens = cfg.batch_size * cfg.block_size
         session_start = time.perf_counter()
@@ -617,7 +777,8 @@ class Trainer:
                 if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
                     self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live, bar, log)
                     t_train, n_since = 0.0, 0
-                if time_limit is not None and time.perf_counter() - session_start > time_limit:
+                if time_limit is not None and self._agree(
+                        time.perf_counter() - session_start > time_limit):
                     break
         except KeyboardInterrupt:
             if bar is not None:
@@ -629,6 +790,17 @@ class Trainer:
             self.history.interrupted = True
             self.save_state()
         return self.history
+
+    def _agree(self, stop: bool) -> bool:
+        """Rank 0's decision, on every rank (processes must stop at the same step, or the
+        others would wait forever for its gradients)."""
+        if self.world_size == 1:
+            return stop
+        import torch.distributed as dist
+
+        flag = torch.tensor([int(stop)], device=self.device)
+        dist.broadcast(flag, 0)
+        return bool(flag.item())
 
     def _evaluate_and_save(self, tok_s: float, live, bar, log) -> None:
         h = self.history
@@ -646,6 +818,8 @@ class Trainer:
         line = (f"step {self.step_num:6d} | train {train_loss:.4f} | val {val_loss:.4f}"
                 f"{' *' if improved else '  '} | lr {h.lr[-1]:.2e} | {tok_s:,.0f} tok/s | "
                 f"{h.seconds:,.0f} s")
+        if not self.is_main:
+            return
         if log is not None:
             print(line, file=log, flush=True)
         if live is not None:
@@ -755,19 +929,63 @@ def main(argv=None) -> int:
         config = TrainConfig(**tkw)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
-    log = open(args.log, "a", encoding="utf-8") if args.log else sys.stdout
-    print(f"# {args.preset}: {model.num_params():,} parameters, model {mkw}, train {tkw}, "
-          f"threads {torch.get_num_threads()}", file=log, flush=True)
-    history = train(model, train_ids, val_ids, config, checkpoint=args.checkpoint,
-                    resume=args.resume, progress=not args.no_progress, plot=False,
-                    time_limit=args.time_limit,
-                    checkpoint_dtype=torch.float16 if args.half else None,
-                    extra={"itos": tok.itos, "preset": args.preset}, log=log)
-    print(f"# stopped at step {history.final_step} of {config.steps}; "
-          f"best val (fixed batches) {history.best_val:.4f} at step {history.best_step}; "
-          f"{history.seconds:,.0f} s of training", file=log, flush=True)
-    if log is not sys.stdout:
-        log.close()
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # started by torchrun
+    try:
+        if distributed:
+            _init_distributed(config)
+        return _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw)
+    except (ValueError, CompileError) as err:  # bad input found once the device is known
+        print(f"python -m lmlib.train: error: {err}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if distributed:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+def _init_distributed(config: TrainConfig) -> None:
+    """Join the process group that ``torchrun`` set up (its environment variables say
+    where): NCCL between GPUs, gloo between CPU processes."""
+    import datetime
+
+    import torch.distributed as dist
+
+    from lmlib import get_device
+
+    device = get_device(config.device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    timeout = datetime.timedelta(seconds=float(os.environ.get("LMLIB_DIST_TIMEOUT", "600")))
+    dist.init_process_group(backend=backend, timeout=timeout)
+
+
+def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:
+    rank, world = distributed_info()
+    main_process = rank == 0
+    if main_process:
+        log = open(args.log, "a", encoding="utf-8") if args.log else sys.stdout
+    else:
+        log = None  # only rank 0 writes logs (and checkpoints)
+    trainer = Trainer(model, train_ids, val_ids, config, checkpoint=args.checkpoint,
+                      checkpoint_dtype=torch.float16 if args.half else None,
+                      extra={"itos": tok.itos, "preset": args.preset})
+    if log is not None:
+        print(f"# {args.preset}: {model.num_params():,} parameters, model {mkw}, train {tkw}, "
+              f"threads {torch.get_num_threads()}, processes {world}, device {trainer.device}, "
+              f"amp {trainer.amp_dtype}", file=log, flush=True)
+    if args.resume and state_path(args.checkpoint).is_file():
+        trainer.load_state()
+    history = trainer.run(progress=not args.no_progress and main_process, plot=False,
+                          time_limit=args.time_limit, log=log)
+    if log is not None:
+        print(f"# stopped at step {history.final_step} of {config.steps}; "
+              f"best val (fixed batches) {history.best_val:.4f} at step {history.best_step}; "
+              f"{history.seconds:,.0f} s of training", file=log, flush=True)
+        if log is not sys.stdout:
+            log.close()
     return 0
 
 
