@@ -423,6 +423,9 @@ np.testing.assert_allclose(pe[10] @ pe[17], pe[50] @ pe[57])
 # have $P_{ij} = 0$, hence $dS_{ij} = 0$: the mask needs no special case in the backward.
 
 # %%
+from lmlib.scratch.gradcheck import numerical_gradient  # chapter 02's central differences
+
+
 def attention_backward(dout, q, k, v, w):
     """Gradients of attention(q, k, v) for one head: q (T_q, d), k (T_k, d), v (T_k, d_v)."""
     scale = 1 / math.sqrt(q.shape[-1])
@@ -432,18 +435,6 @@ def attention_backward(dout, q, k, v, w):
     return scale * ds @ k, scale * ds.T @ q, dv
 
 
-def numerical_grad(f, x, eps=1e-6):
-    """Central differences of the scalar f() with respect to every entry of x."""
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        plus = f()
-        x[idx] = old - eps
-        minus = f()
-        x[idx] = old
-        g[idx] = (plus - minus) / (2 * eps)
-    return g
 
 
 q, k, v = rng.standard_normal((5, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
@@ -453,7 +444,7 @@ loss = lambda: float((A.scaled_dot_product_attention(q, k, v, mask)[0] * dout).s
 out, w = A.scaled_dot_product_attention(q, k, v, mask)
 grads = attention_backward(dout, q, k, v, w)
 for name, g, x_ in zip("qkv", grads, (q, k, v)):
-    num = numerical_grad(loss, x_)
+    num = numerical_gradient(loss, x_)
     rel = np.abs(g - num).max() / max(np.abs(num).max(), 1e-12)
     print(f"d{name}: max relative error {rel:.1e}")
     assert rel < 1e-6                                          # check yourself: gradient check

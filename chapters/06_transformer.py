@@ -160,23 +160,11 @@ dx, dgamma, dbeta = layer_norm_backward(dy, cache)
 # respect to $y$, so central differences of $L$ must match our $dx$, $d\gamma$, $d\beta$.
 
 # %%
-def numeric_grad(f, a, eps=1e-6):
-    """Central-difference gradient of the scalar f() with respect to every entry of a."""
-    grad = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        up = f()
-        a[i] = old - eps
-        down = f()
-        a[i] = old
-        grad[i] = (up - down) / (2 * eps)
-    return grad
-
+from lmlib.scratch.gradcheck import numerical_gradient  # chapter 02's central differences
 
 loss = lambda: float((layer_norm_forward(x, gamma, beta)[0] * dy).sum())
 for name, ours, wrt in (("dx", dx, x), ("dgamma", dgamma, gamma), ("dbeta", dbeta, beta)):
-    num = numeric_grad(loss, wrt)
+    num = numerical_gradient(loss, wrt)
     rel = np.abs(ours - num).max() / np.abs(num).max()
     print(f"{name:7s} max relative error {rel:.2e}")
     assert rel < 1e-7

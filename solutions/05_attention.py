@@ -213,17 +213,7 @@ def attention_backward(dout, q, k, v, weights):
 
 # %% tags=["check"]
 # Check: attention backward for one head
-def numerical_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        plus = f()
-        x[idx] = old - eps
-        minus = f()
-        x[idx] = old
-        g[idx] = (plus - minus) / (2 * eps)
-    return g
+from lmlib.scratch.gradcheck import numerical_gradient
 
 
 q, k, v = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
@@ -234,6 +224,6 @@ for mask in (None, np.tril(np.ones((4, 5), dtype=bool))):
     loss = lambda m=mask: float((A.scaled_dot_product_attention(q, k, v, m)[0] * dout).sum())
     for name, g, x in zip(("dq", "dk", "dv"), grads, (q, k, v)):
         assert g.shape == x.shape, f"{name} must have shape {x.shape}, got {g.shape}"
-        np.testing.assert_allclose(g, numerical_grad(loss, x), rtol=1e-6, atol=1e-8,
+        np.testing.assert_allclose(g, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8,
                                    err_msg=f"{name} does not match the numerical gradient")
 print("attention backward: correct")

@@ -15,23 +15,7 @@ from lmlib.scratch.attention import (
     sinusoidal_positions,
     split_heads,
 )
-
-
-def numerical_grad(f, x, eps=1e-6):
-    """Central differences of the scalar function ``f()`` with respect to array ``x``
-    (changed in place and restored)."""
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + eps
-        plus = f()
-        x[i] = old - eps
-        minus = f()
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
+from lmlib.scratch.gradcheck import numerical_gradient
 
 
 def rand(*shape, seed=0):
@@ -109,7 +93,7 @@ def test_sdpa_backward_gradient_check(with_mask):
     out, w = scaled_dot_product_attention(q, k, v, mask)
     grads = scaled_dot_product_attention_backward(dout, q, k, v, w)
     for analytic, x in zip(grads, (q, k, v)):
-        numeric = numerical_grad(loss, x)
+        numeric = numerical_gradient(loss, x)
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
@@ -120,8 +104,8 @@ def test_backward_sums_over_broadcast_axes():
     dq, dk, dv = scaled_dot_product_attention_backward(dout, q, k, v, w)
     assert dq.shape == q.shape and dk.shape == k.shape and dv.shape == v.shape
     loss = lambda: float((scaled_dot_product_attention(q, k, v)[0] * dout).sum())
-    np.testing.assert_allclose(dk, numerical_grad(loss, k), rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(dv, numerical_grad(loss, v), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dk, numerical_gradient(loss, k), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dv, numerical_gradient(loss, v), rtol=1e-6, atol=1e-8)
 
 
 # ----------------------------------------------------------------------------- masks
@@ -259,9 +243,9 @@ def test_mha_unbatched_and_gradient_check():
     assert out.shape == (T, D) and w.shape == (H, T, T)
     dx = mha.backward(dout)
     loss = lambda: float((mha(x, mask=mask)[0] * dout).sum())
-    np.testing.assert_allclose(dx, numerical_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
     for name in ("w_q", "w_v", "b_k", "w_o"):
-        np.testing.assert_allclose(mha.grads[name], numerical_grad(loss, mha.params[name]),
+        np.testing.assert_allclose(mha.grads[name], numerical_gradient(loss, mha.params[name]),
                                    rtol=1e-6, atol=1e-8)
 
 

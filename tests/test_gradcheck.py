@@ -108,3 +108,15 @@ def test_float32_warns():
     p = {"x": np.ones(2, dtype=np.float32)}
     with pytest.warns(UserWarning, match="float64"):
         gradcheck(lambda: float((p["x"] ** 2).sum()), p, {"x": 2 * p["x"]})
+
+
+def test_numerical_gradient_of_a_quadratic_and_bad_input():
+    from lmlib.scratch.gradcheck import numerical_gradient
+
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+    before = x.copy()
+    np.testing.assert_allclose(numerical_gradient(lambda: float((x ** 2).sum()), x), 2 * before,
+                               rtol=1e-8)
+    np.testing.assert_array_equal(x, before)  # restored
+    with pytest.raises(TypeError, match="x must be a floating NumPy array"):
+        numerical_gradient(lambda: 0.0, np.arange(3))

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from lmlib.models.gpt import GPT, Block, GPTConfig
+from lmlib.scratch.gradcheck import numerical_gradient
 from lmlib.scratch.transformer import (
     LayerNorm,
     block_forward,
@@ -20,20 +21,6 @@ from lmlib.scratch.transformer import (
 torch.set_num_threads(1)
 
 
-def numeric_grad(f, x, eps=1e-6):
-    """Central differences of the scalar function f at every entry of x (float64)."""
-    g = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        i = it.multi_index
-        old = x[i]
-        x[i] = old + eps
-        fp = f()
-        x[i] = old - eps
-        fm = f()
-        x[i] = old
-        g[i] = (fp - fm) / (2 * eps)
-    return g
 
 
 def test_layer_norm_forward_and_backward_match_torch():
@@ -69,9 +56,9 @@ def test_layer_norm_gradient_check():
     loss()
     dx = ln.backward(dout)
     grads = dict(ln.grads)
-    np.testing.assert_allclose(dx, numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8)
     for name in ("weight", "bias"):
-        np.testing.assert_allclose(grads[name], numeric_grad(loss, ln.params[name]),
+        np.testing.assert_allclose(grads[name], numerical_gradient(loss, ln.params[name]),
                                    rtol=1e-6, atol=1e-8)
 
 

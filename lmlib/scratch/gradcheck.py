@@ -21,7 +21,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["gradcheck", "assert_gradcheck", "GradcheckError", "relative_error"]
+__all__ = ["gradcheck", "assert_gradcheck", "GradcheckError", "relative_error",
+           "numerical_gradient"]
+
+
+def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar ``f()`` with respect to every entry of ``x``.
+
+    ``x`` is nudged in place and restored; ``f`` takes no arguments and reads ``x``.
+    Returns an array shaped like ``x``. Use float64."""
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"x must be a floating NumPy array (changed in place), got "
+                        f"{type(x).__name__} {getattr(x, 'dtype', '')}")
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        plus = f()
+        x[i] = old - eps
+        minus = f()
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * eps)
+    return grad
+
 
 class GradcheckError(AssertionError):
     """Raised by ``assert_gradcheck`` when an entry's relative error exceeds the tolerance."""
