@@ -163,3 +163,25 @@ class Tanh:
 
     def __repr__(self) -> str:
         return "Tanh()"
+
+
+class LayerStack:
+    """A model made of named layers (``self.layers``, a dict name -> layer): its ``params``
+    and ``grads`` are the layers' own arrays under ``"layer.param"`` names, so updating
+    ``params`` in place updates the model."""
+
+    layers: dict
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
+                for k, v in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradients from the last ``backward``, same names and shapes as ``params``."""
+        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
+                for k, v in layer.grads.items()}
+
+    def num_params(self) -> int:
+        return sum(p.size for p in self.params.values())

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmlib.scratch.rnn import _init_rng, check_sequence, check_state
+from lmlib.scratch.rnn import check_sequence, check_state, recurrent_params
 
 __all__ = ["LSTM", "sigmoid", "GATES"]
 
@@ -49,19 +49,8 @@ class LSTM:
     """
 
     def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float64):
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.params = recurrent_params(input_size, hidden_size, 4, rng, dtype)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        rng = _init_rng(rng)
-        H, I = self.hidden_size, self.input_size
-        k = 1.0 / np.sqrt(H)
-        self.params = {
-            "weight_ih": rng.uniform(-k, k, (4 * H, I)).astype(dtype),
-            "weight_hh": rng.uniform(-k, k, (4 * H, H)).astype(dtype),
-            "bias_ih": rng.uniform(-k, k, 4 * H).astype(dtype),
-            "bias_hh": rng.uniform(-k, k, 4 * H).astype(dtype),
-        }
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.dstate0: tuple[np.ndarray, np.ndarray] | None = None  # (dh0, dc0), from backward
 

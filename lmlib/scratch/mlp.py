@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from lmlib.scratch import functional as F
-from lmlib.scratch.layers import Embedding, Linear, Tanh
+from lmlib.scratch.layers import Embedding, LayerStack, Linear, Tanh
 
 __all__ = ["build_dataset", "MLPLM", "train"]
 
@@ -57,7 +57,7 @@ def build_dataset(words, tokenizer, block_size: int = 3) -> tuple[np.ndarray, np
     return windows[:, :block_size].astype(np.int64), windows[:, block_size].astype(np.int64)
 
 
-class MLPLM:
+class MLPLM(LayerStack):
     """MLP language model: embedding -> linear -> tanh -> linear, in NumPy.
 
     Args:
@@ -87,23 +87,6 @@ class MLPLM:
         self.layers = {"emb": self.emb, "hidden": self.hidden, "out": self.out}
         self.h: np.ndarray | None = None        # last hidden activations (B, H), for plots
         self._dlogits: np.ndarray | None = None
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """``{"emb.weight": (V, C), "hidden.weight": (H, T*C), "hidden.bias": (H,),
-        "out.weight": (V, H), "out.bias": (V,)}``: the layers' own arrays, so updating them
-        in place updates the model."""
-        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
-                for k, v in layer.params.items()}
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        """Gradients from the last ``backward``, same names and shapes as ``params``."""
-        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
-                for k, v in layer.grads.items()}
-
-    def num_params(self) -> int:
-        return sum(p.size for p in self.params.values())
 
     def forward(self, idx, targets=None):
         """``idx`` int ``(B, T)`` -> ``(logits (B, V), loss)``; ``loss`` is the mean

@@ -50,17 +50,22 @@ def _check_hyper(name: str, value, low: float = 0.0, high: float | None = None,
     return value
 
 
+def _check_array_dict(name: str, arrays, use: str) -> None:
+    """``arrays`` must be a non-empty dict name -> floating NumPy array; TypeError otherwise."""
+    if not isinstance(arrays, dict) or not arrays:
+        raise TypeError(f"{name} must be a non-empty dict name -> array, got "
+                        f"{type(arrays).__name__}")
+    for key, a in arrays.items():
+        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating):
+            raise TypeError(f"{name}[{key!r}] must be a floating NumPy array ({use}), got "
+                            f"{type(a).__name__} {getattr(a, 'dtype', '')}")
+
+
 class Optimizer:
     """Base class: keeps ``params`` and checks ``grads`` on every ``step``."""
 
     def __init__(self, params: dict, lr: float):
-        if not isinstance(params, dict) or not params:
-            raise TypeError(f"params must be a non-empty dict name -> array, got "
-                            f"{type(params).__name__}")
-        for name, p in params.items():
-            if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-                raise TypeError(f"params[{name!r}] must be a floating NumPy array (updated in "
-                                f"place), got {type(p).__name__} {getattr(p, 'dtype', '')}")
+        _check_array_dict("params", params, "updated in place")
         self.params = params
         self.lr = _check_hyper("lr", lr)
         self.t = 0  # number of steps taken
@@ -166,13 +171,7 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
     direction of the update and only shortens it. A non-finite norm (a nan or inf gradient)
     is returned as it is and the gradients are left untouched: skip that step.
     """
-    if not isinstance(grads, dict) or not grads:
-        raise TypeError(f"grads must be a non-empty dict name -> array, got "
-                        f"{type(grads).__name__}")
-    for name, g in grads.items():
-        if not isinstance(g, np.ndarray) or not np.issubdtype(g.dtype, np.floating):
-            raise TypeError(f"grads[{name!r}] must be a floating NumPy array (scaled in "
-                            f"place), got {type(g).__name__} {getattr(g, 'dtype', '')}")
+    _check_array_dict("grads", grads, "scaled in place")
     max_norm = _check_hyper("max_norm", max_norm)
     if max_norm == 0:
         raise ValueError("max_norm must be positive, got 0.0")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmlib.scratch.layers import LayerStack
+
 __all__ = ["RNN", "RNNLM", "check_sequence", "check_state", "stream_batches", "train_tbptt",
            "train_rnnlm_on_names"]
 
@@ -56,6 +58,22 @@ def _init_rng(rng):
     return rng
 
 
+def recurrent_params(input_size, hidden_size, gates: int, rng, dtype) -> dict[str, np.ndarray]:
+    """PyTorch's layout and initialisation for a recurrent layer with ``gates`` stacked
+    gates (1 for the RNN, 4 for the LSTM): ``weight_ih`` ``(gates*H, I)``, ``weight_hh``
+    ``(gates*H, H)``, ``bias_ih`` and ``bias_hh`` ``(gates*H,)``, uniform in
+    ``[-1/sqrt(H), 1/sqrt(H)]``. Sizes that are not positive ints are a ValueError."""
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    rng = _init_rng(rng)
+    H, I = int(hidden_size), int(input_size)
+    k = 1.0 / np.sqrt(H)
+    shapes = {"weight_ih": (gates * H, I), "weight_hh": (gates * H, H),
+              "bias_ih": (gates * H,), "bias_hh": (gates * H,)}
+    return {name: rng.uniform(-k, k, shape).astype(dtype) for name, shape in shapes.items()}
+
+
 class RNN:
     """A one-layer tanh RNN over whole sequences.
 
@@ -70,19 +88,8 @@ class RNN:
     """
 
     def __init__(self, input_size: int, hidden_size: int, rng=None, dtype=np.float64):
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.params = recurrent_params(input_size, hidden_size, 1, rng, dtype)
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        rng = _init_rng(rng)
-        H, I = self.hidden_size, self.input_size
-        k = 1.0 / np.sqrt(H)
-        self.params = {
-            "weight_ih": rng.uniform(-k, k, (H, I)).astype(dtype),
-            "weight_hh": rng.uniform(-k, k, (H, H)).astype(dtype),
-            "bias_ih": rng.uniform(-k, k, H).astype(dtype),
-            "bias_hh": rng.uniform(-k, k, H).astype(dtype),
-        }
         self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
         self.dh0: np.ndarray | None = None  # gradient w.r.t. h0, set by backward
 
@@ -166,7 +173,7 @@ class RNN:
         return rnn
 
 
-class RNNLM:
+class RNNLM(LayerStack):
     """A character-level language model in NumPy: embedding -> tanh RNN -> linear read-out.
 
         idx (B, T) -> wte (B, T, C) -> RNN (B, T, H) -> lm_head (B, T, V) logits
@@ -191,19 +198,6 @@ class RNNLM:
         self.layers = {"wte": self.wte, "rnn": self.rnn, "lm_head": self.lm_head}
         self.h: np.ndarray | None = None
         self._cache = None
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
-                for k, v in layer.params.items()}
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        return {f"{ln}.{k}": v for ln, layer in self.layers.items()
-                for k, v in layer.grads.items()}
-
-    def num_params(self) -> int:
-        return sum(p.size for p in self.params.values())
 
     def __repr__(self) -> str:
         return (f"RNNLM(vocab_size={self.vocab_size}, n_embd={self.n_embd}, "
