@@ -396,20 +396,25 @@ def _read_safetensors(path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return tensors, metadata
 
 
-def load_state_dict_file(model: nn.Module, path, *, prefix: str = "") -> dict[str, str]:
+def load_state_dict_file(model: nn.Module, path, *, prefix: str = "",
+                         ignore: tuple[str, ...] = ()) -> dict[str, str]:
     """Load tensors saved by :func:`save_checkpoint` into ``model``; return the metadata.
 
-    A config that differs from ``model.config``, a missing or unexpected tensor, or a tensor
-    of another shape is a ``ValueError`` naming the key (and the shapes).
+    A config that differs from ``model.config`` (in a field not named in ``ignore``, such as
+    ``"dropout"``, which changes no tensor), a missing or unexpected tensor, or a tensor of
+    another shape is a ``ValueError`` naming the key (and the shapes).
     """
     tensors, metadata = _read_safetensors(path)
     if prefix:
         tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
     saved = json.loads(metadata.get("config", "null") or "null")
     mine = _model_config(model)
-    if saved is not None and mine is not None and saved != mine:
+    if saved is not None and mine is not None:
         diff = {k: (saved.get(k), mine.get(k)) for k in sorted(set(saved) | set(mine))
-                if saved.get(k) != mine.get(k)}
+                if saved.get(k) != mine.get(k) and k not in ignore}
+    else:
+        diff = {}
+    if diff:
         raise ValueError(f"{path} was saved for another config; differences "
                          f"(checkpoint, model): {diff}")
     own, aliases = _unique_state(model)
@@ -901,6 +906,9 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a TrainConfig field (e.g. steps=5000) or, with the "
                              "model. prefix, a GPTConfig field (e.g. model.n_layer=6)")
+    parser.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                        help="start from this checkpoint's weights (same shape; dropout may "
+                             "differ) with a fresh optimizer and schedule")
     parser.add_argument("--time-limit", type=float, default=None,
                         help="stop (resumably) after this many seconds")
     parser.add_argument("--half", action="store_true", help="store the best model in float16")
@@ -969,6 +977,11 @@ def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:
         log = open(args.log, "a", encoding="utf-8") if args.log else sys.stdout
     else:
         log = None  # only rank 0 writes logs (and checkpoints)
+    resuming = args.resume and state_path(args.checkpoint).is_file()
+    if args.init_from and not resuming:
+        load_state_dict_file(model, args.init_from, ignore=("dropout",))
+        if log is not None:
+            print(f"# weights initialised from {args.init_from}", file=log, flush=True)
     trainer = Trainer(model, train_ids, val_ids, config, checkpoint=args.checkpoint,
                       checkpoint_dtype=torch.float16 if args.half else None,
                       extra={"itos": tok.itos, "preset": args.preset})
@@ -976,7 +989,7 @@ def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:
         print(f"# {args.preset}: {model.num_params():,} parameters, model {mkw}, train {tkw}, "
               f"threads {torch.get_num_threads()}, processes {world}, device {trainer.device}, "
               f"amp {trainer.amp_dtype}", file=log, flush=True)
-    if args.resume and state_path(args.checkpoint).is_file():
+    if resuming:
         trainer.load_state()
     history = trainer.run(progress=not args.no_progress and main_process, plot=False,
                           time_limit=args.time_limit, log=log)
