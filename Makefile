@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench exercises sync handout doctor clean
+.PHONY: setup lab test bench times exercises sync handout doctor clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,12 @@ test: setup
 
 bench: setup
 	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
+
+# Run every chapter and solutions notebook in fast and full mode (full: about an hour on
+# 2 cores); records wall and CPU seconds in docs/notebook_times.json, then prints the table.
+times: setup
+	$(PY) -m lmlib.timing --mode both
+	$(PY) -m lmlib.timing --markdown
 
 exercises: setup
 	$(PY) -m lmlib.exercises generate
