@@ -36,11 +36,20 @@ def _error_of(cell) -> str | None:
     return None
 
 
+ABORTED = "lmlib_aborted"
+"""Key of the executed notebook's metadata that says why execution stopped early, if it did."""
+
+
 def execute(path, timeout: int = 600, fast: bool = True):
     """Execute a notebook in a fresh kernel (cwd = its folder), keeping going past errors.
 
-    Returns the executed notebook. Raises ``ValueError`` for a file that is not a notebook."""
+    A cell that runs longer than ``timeout`` seconds is interrupted (it fails with
+    ``KeyboardInterrupt``) and the next cells still run. If the kernel dies (the student's
+    code exited or ran out of memory), the cells after it are left unexecuted and
+    ``nb.metadata[ABORTED]`` says why. Returns the executed notebook. Raises ``ValueError``
+    for a file that is not a notebook."""
     from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
 
     path = Path(path)
     try:
@@ -53,8 +62,14 @@ def execute(path, timeout: int = 600, fast: bool = True):
     os.environ["LMLIB_FAST"] = "1" if fast else "0"
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                interrupt_on_timeout=True,
                                 resources={"metadata": {"path": str(path.parent.resolve())}})
         client.execute()
+    except DeadKernelError:
+        ran = [i for i, c in enumerate(nb.cells)
+               if c.cell_type == "code" and c.get("execution_count") is not None]
+        where = f"in cell {ran[-1]}" if ran else "before the first cell"
+        nb.metadata[ABORTED] = f"the kernel died {where} (the code exited or ran out of memory)"
     finally:
         if old is None:
             os.environ.pop("LMLIB_FAST", None)
@@ -64,12 +79,22 @@ def execute(path, timeout: int = 600, fast: bool = True):
 
 
 def grade_notebook(path, timeout: int = 600, fast: bool = True) -> list[ExerciseResult]:
-    """One result per check cell of the notebook at ``path``, in order."""
+    """One result per check cell of the notebook at ``path``, in order.
+
+    A check passes only if it ran without an error: a check that never ran (the kernel died
+    before it) fails with ``not run: ...``, one interrupted after ``timeout`` seconds fails
+    with ``timed out: ...``."""
     nb = execute(path, timeout=timeout, fast=fast)
+    aborted = nb.metadata.get(ABORTED, "execution stopped before it")
     results = []
     for index, cell in enumerate(nb.cells):
         if is_check_cell(cell):
-            error = _error_of(cell)
+            if cell.get("execution_count") is None:
+                error = f"not run: {aborted}"
+            else:
+                error = _error_of(cell)
+                if error is not None and error.startswith("KeyboardInterrupt"):
+                    error = f"timed out: the cell ran longer than {timeout} s and was interrupted"
             results.append(ExerciseResult(str(path), exercise_name(cell, index),
                                           error is None, error or ""))
     return results

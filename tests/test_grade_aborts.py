@@ -1,0 +1,44 @@
+"""The grader survives a student notebook that hangs or kills its kernel (two kernel starts)."""
+
+import csv
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from lmlib.exercises.__main__ import main as cli
+
+
+def _check(name, source):
+    return new_code_cell(f"# Check: {name}\n{source}", metadata={"tags": ["check"]})
+
+
+def _write(path, *cells):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb = new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_a_dead_kernel_or_a_hanging_cell_fails_only_that_student(tmp_path, capsys):
+    subs = tmp_path / "submissions"
+    _write(subs / "crash" / "ex.ipynb", _check("first", "assert True"),
+           new_code_cell("import os\nos._exit(3)"), _check("second", "assert True"))
+    _write(subs / "slow" / "ex.ipynb", _check("first", "import time\ntime.sleep(120)"),
+           _check("second", "assert True"))
+    out = tmp_path / "grades.csv"
+
+    assert cli(["grade", str(subs), "--csv", str(out), "--timeout", "3"]) == 1
+
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = {(r["student"], r["exercise"]): (r["status"], r["message"])
+                for r in csv.DictReader(f)}
+    assert rows[("crash", "first")] == ("pass", "")
+    # the check after the crash never ran: it must fail, not pass
+    assert rows[("crash", "second")][0] == "FAIL"
+    assert rows[("crash", "second")][1].startswith("not run: the kernel died in cell 1")
+    # the hanging check is interrupted and fails; the next check still runs
+    assert rows[("slow", "first")] == (
+        "FAIL", "timed out: the cell ran longer than 3 s and was interrupted")
+    assert rows[("slow", "second")] == ("pass", "")
+    assert "Traceback" not in capsys.readouterr().err
