@@ -23,6 +23,7 @@ def _notebook(path, *sources):
     return path
 
 
+@pytest.mark.notebooks
 def test_run_records_wall_and_cpu_and_reports_a_failing_notebook(tmp_path, capsys):
     good = _notebook(tmp_path / "good.ipynb",
                      "import os\nassert os.environ['LMLIB_FAST'] == '1'\n"
@@ -101,6 +102,7 @@ def test_not_a_timings_file(tmp_path):
         load(bad)
 
 
+@pytest.mark.consistency
 def test_teaching_guide_quotes_the_committed_timings():
     """docs/teaching.md's table is exactly what --markdown renders from the committed JSON."""
     guide = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
