@@ -3,6 +3,7 @@
 import csv
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from lmlib.exercises.__main__ import main as cli
@@ -20,6 +21,7 @@ def _write(path, *cells):
     nbformat.write(nb, path)
 
 
+@pytest.mark.notebooks
 def test_a_dead_kernel_or_a_hanging_cell_fails_only_that_student(tmp_path, capsys):
     subs = tmp_path / "submissions"
     _write(subs / "crash" / "ex.ipynb", _check("first", "assert True"),
