@@ -170,7 +170,9 @@ def _cell(entry: dict | None, unit: float, digits: int) -> tuple[str, str]:
         return "", ""
     if not entry.get("ok", True):
         return "failed", "failed"
-    return f"{entry['wall_s'] / unit:.{digits}f}", f"{entry['cpu_s'] / unit:.{digits}f}"
+    floor = 10.0 ** -digits  # below the last shown digit: "< 0.1", not "0.0"
+    return tuple(f"< {floor:g}" if 0 < entry[k] / unit < floor / 2 else
+                 f"{entry[k] / unit:.{digits}f}" for k in ("wall_s", "cpu_s"))
 
 
 def render_markdown(data: dict) -> str:

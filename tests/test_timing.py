@@ -82,6 +82,8 @@ def test_fast_and_full_runs_merge_atomically(tmp_path):
                                              "error": ""}, MACHINE)
     record(out, "chapters/01.ipynb", "fast", {"wall_s": 7.0, "cpu_s": 4.0, "ok": False,
                                              "error": "cell 2: AssertionError"}, MACHINE)
+    record(out, "solutions/00.ipynb", "full", {"wall_s": 2.8, "cpu_s": 3.1, "ok": True,
+                                              "error": ""}, MACHINE)
     data = load(out)
     assert set(data["notebooks"]["chapters/00.ipynb"]) == {"fast", "full"}
     assert data["notebooks"]["chapters/00.ipynb"]["full"]["cpu_s"] == 60.0
@@ -89,7 +91,8 @@ def test_fast_and_full_runs_merge_atomically(tmp_path):
     table = render_markdown(data)
     assert "| chapters/00.ipynb | 5 | 3 | 1.5 | 1.0 |" in table
     assert "| chapters/01.ipynb | failed | failed |  |  |" in table
-    assert "| **total** (1 fast, 1 full) | 5 | 3 | 1.5 | 1.0 |" in table
+    assert "| solutions/00.ipynb |  |  | < 0.1 | 0.1 |" in table
+    assert "| **total** (1 fast, 2 full) | 5 | 3 | 1.5 | 1.1 |" in table
     assert "2 cores, test cpu" in table
     with pytest.raises(ValueError, match="mode"):
         record(out, "chapters/00.ipynb", "medium", {}, MACHINE)
