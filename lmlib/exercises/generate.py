@@ -5,6 +5,11 @@ In code cells, each region ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` becom
 markdown cells it becomes ``YOUR ANSWER HERE``. Regions ``### BEGIN HIDDEN TESTS`` ...
 ``### END HIDDEN TESTS`` are removed, and so are cells tagged ``solution``. Cell ids are
 kept, so the output is byte-stable.
+
+nbgrader finds a marker anywhere in a line (``"BEGIN SOLUTION" in line``), this generator
+only on a line of its own. So that both always make the same student version, a line that
+mentions a marker without being one (``x = 1  # BEGIN SOLUTION``, ``### BEGIN  SOLUTION``)
+is an error here rather than a silent difference (tests/test_nbgrader.py checks this).
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ from pathlib import Path
 
 import nbformat
 
-_MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
+_MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+# anything that looks like a marker: nbgrader's own test (the words anywhere in the line),
+# and near misses (other spacing or case) that would otherwise leak a solution
+_MARKER_LIKE = re.compile(r"(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)", re.IGNORECASE)
 
 
 class MarkerError(ValueError):
@@ -27,6 +35,10 @@ def clear_solutions(source: str, cell_type: str = "code", where: str = "cell") -
     open_kind: str | None = None
     for lineno, line in enumerate(source.split("\n"), start=1):
         m = _MARKER.match(line)
+        if not m and _MARKER_LIKE.search(line):
+            raise MarkerError(f"{where}, line {lineno}: {line.strip()!r} looks like a marker "
+                              f"but is not one: write '### BEGIN SOLUTION' (or END, or "
+                              f"HIDDEN TESTS) alone on its line")
         if not m:
             if open_kind is None:
                 out.append(line)
