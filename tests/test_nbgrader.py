@@ -23,9 +23,13 @@ test checks that every cell the course accepts comes out the same from nbgrader.
 """
 
 import copy
+import json
 import os
+import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -342,3 +346,35 @@ def test_real_nbgrader_generate_assignment_makes_the_exercises(tmp_path):
         release = course / "release" / solution.stem / solution.name
         assert_same_cells(_read(ROOT / "exercises" / solution.name), _read(release),
                           f"release/{solution.stem}")
+
+
+# --- the course's JupyterLab leaves nbgrader's teacher tools out -----------------------
+
+def test_course_lab_turns_nbgrader_off_unless_asked(tmp_path):
+    from lmlib.lab import install_overrides, lab_command
+
+    off = install_overrides(tmp_path / "off").with_name("page_config.json")
+    on = install_overrides(tmp_path / "on", nbgrader=True).with_name("page_config.json")
+    assert json.loads(off.read_text())["disabledExtensions"]["@jupyter/nbgrader"] is True
+    assert json.loads(on.read_text())["disabledExtensions"]["@jupyter/nbgrader"] is False
+    flag = "--ServerApp.jpserver_extensions=nbgrader.server_extensions.formgrader=False"
+    assert flag in lab_command(browser=False)
+    assert not any("jpserver_extensions" in arg
+                   for arg in lab_command(browser=False, nbgrader=True))
+
+
+def test_course_lab_serves_no_nbgrader_menus_or_handlers(tmp_path):
+    """Start the course's lab as the browser tests do: nbgrader's lab extension is in the
+    page's disabled list and its formgrader page does not exist."""
+    from browser_utils import jupyter_lab
+
+    with jupyter_lab(ROOT / "exercises" / "00_language_models.ipynb", tmp_path) as (base, token,
+                                                                                   log):
+        html = urllib.request.urlopen(f"{base}/lab?token={token}", timeout=30).read().decode()
+        config = json.loads(re.search(r'id="jupyter-config-data"[^>]*>(.*?)</script>', html,
+                                      re.S).group(1))
+        assert "@jupyter/nbgrader" in [e["name"] for e in config["federated_extensions"]]
+        assert "@jupyter/nbgrader" in config["disabledExtensions"]
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=30)
+    assert "nbgrader_config.py" not in log.read_text(encoding="utf-8")  # formgrader never ran
