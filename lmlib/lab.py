@@ -66,14 +66,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmlib.lab")
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--no-browser", action="store_true")
-    parser.add_argument("--open", default="chapters/00_language_models.ipynb",
-                        help="notebook to open, relative to the course folder")
+    parser.add_argument("--open", default=None,
+                        help="notebook to open, relative to the folder served (default: "
+                             "chapter 00, or nothing with --root)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="serve this folder instead of the course (e.g. an nbgrader "
+                             "course folder)")
     parser.add_argument("--nbgrader", action="store_true",
                         help="keep nbgrader's menus and server extensions (for teachers)")
     args = parser.parse_args(argv)
+    root = COURSE_ROOT if args.root is None else args.root.resolve()
+    if args.open is None and args.root is None:
+        args.open = "chapters/00_language_models.ipynb"
     install_overrides(nbgrader=args.nbgrader)
-    cmd = lab_command(args.port, open_path=args.open, browser=not args.no_browser,
-                      nbgrader=args.nbgrader)
+    cmd = lab_command(args.port, open_path=args.open or None, browser=not args.no_browser,
+                      root=root, nbgrader=args.nbgrader)
     print("Starting JupyterLab; open the http://127.0.0.1:... URL it prints below.", flush=True)
     os.execv(sys.executable, cmd)
     return 0  # not reached
