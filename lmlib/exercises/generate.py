@@ -20,9 +20,10 @@ from pathlib import Path
 import nbformat
 
 _MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
-# anything that looks like a marker: nbgrader's own test (the words anywhere in the line),
-# and near misses (other spacing or case) that would otherwise leak a solution
-_MARKER_LIKE = re.compile(r"(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)", re.IGNORECASE)
+# what nbgrader takes for a marker: these words anywhere in a line
+_NBGRADER_WORDS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+# near misses (other spacing or case) that would otherwise leak a solution to students
+_NEAR_MISS = re.compile(r"^\s*#+\s*(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)", re.IGNORECASE)
 
 
 class MarkerError(ValueError):
@@ -35,7 +36,7 @@ def clear_solutions(source: str, cell_type: str = "code", where: str = "cell") -
     open_kind: str | None = None
     for lineno, line in enumerate(source.split("\n"), start=1):
         m = _MARKER.match(line)
-        if not m and _MARKER_LIKE.search(line):
+        if not m and (_NBGRADER_WORDS.search(line) or _NEAR_MISS.match(line)):
             raise MarkerError(f"{where}, line {lineno}: {line.strip()!r} looks like a marker "
                               f"but is not one: write '### BEGIN SOLUTION' (or END, or "
                               f"HIDDEN TESTS) alone on its line")
