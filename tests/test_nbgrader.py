@@ -23,6 +23,7 @@ test checks that every cell the course accepts comes out the same from nbgrader.
 """
 
 import copy
+import csv
 import json
 import os
 import re
@@ -227,6 +228,7 @@ def test_comparison_catches_a_changed_cell_id_or_a_missing_cell():
 @pytest.mark.parametrize("line", [
     "x = 1  # BEGIN SOLUTION",         # nbgrader: a marker anywhere in the line
     "s = 'END HIDDEN TESTS'",
+    "items.APPEND SOLUTION",           # nbgrader would end a region here
     "### BEGIN  SOLUTION",             # near misses that would leak a solution
     "## END SOLUTION",
     "### begin solution",
@@ -237,8 +239,14 @@ def test_marker_like_lines_are_errors(line):
         clear_solutions(f"def f():\n{line}\n    return 1", where="nb.ipynb: cell 2")
 
 
+@pytest.mark.parametrize("line", ["# the end solution is here", "print('BEGIN')",
+                                  "Hidden tests run when the teacher grades."])
+def test_prose_about_solutions_is_not_a_marker(line):
+    assert clear_solutions(f"x = 1\n{line}") == f"x = 1\n{line}"
+
+
 PLAIN = ["x = 1", "", "    y = x", "def f(a):", "\treturn a", "print('BEGIN')",
-         "# SOLUTION below", "Some *markdown* text."]
+         "# SOLUTION below", "Some *markdown* text.", "# the end solution"]
 MARKERS = ["### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS",
            "### END HIDDEN TESTS", "###BEGIN SOLUTION", "### END SOLUTION  ",
            "###   BEGIN HIDDEN TESTS"]
@@ -378,3 +386,32 @@ def test_course_lab_serves_no_nbgrader_menus_or_handlers(tmp_path):
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(f"{base}/formgrader?token={token}", timeout=30)
     assert "nbgrader_config.py" not in log.read_text(encoding="utf-8")  # formgrader never ran
+
+
+@pytest.mark.notebooks
+def test_documented_nbgrader_workflow_grades_a_full_and_an_empty_submission(tmp_path):
+    """docs/nbgrader.md, steps 2-4, for chapter 00: generate, autograde (fast mode), export.
+    A complete notebook gets every point, the untouched release notebook none."""
+    course, chapter = tmp_path / "course", "00_language_models"
+    assert cli(["nbgrader-source", str(course)]) == 0
+    env = dict(os.environ, LMLIB_FAST="1",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+
+    def nbgrader(*args):
+        result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                                capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    nbgrader("generate_assignment", chapter)
+    for student, notebook in [("alice", course / "source" / chapter / f"{chapter}.ipynb"),
+                              ("bob", course / "release" / chapter / f"{chapter}.ipynb")]:
+        folder = course / "submitted" / student / chapter
+        folder.mkdir(parents=True)
+        (folder / notebook.name).write_bytes(notebook.read_bytes())
+    nbgrader("autograde", chapter, "--create")
+    nbgrader("export")
+    with open(course / "grades.csv", encoding="utf-8", newline="") as f:
+        scores = {row["student_id"]: (float(row["score"]), float(row["max_score"]))
+                  for row in csv.DictReader(f)}
+    checks = sum("check" in c.metadata.get("tags", []) for c in _read(SOLUTIONS[0]).cells)
+    assert scores == {"alice": (checks, checks), "bob": (0.0, checks)}
