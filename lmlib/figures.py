@@ -160,7 +160,7 @@ def write_results(results: list[Result], path: Path) -> Path:
     record = {
         "what": "loss on Tiny Shakespeare val (the last 10%, 111,540 characters), nats per "
                 "character, lower is better",
-        "command": "python -m lmlib.figures --only results",
+        "command": "make figures (python -m lmlib.figures)",
         "results": [asdict(r) for r in results],
         "checkpoints": {f"lmlib/assets/{p.name}": {"sha256": _sha256(p)}
                         for p in assets.values() if p.is_file()},
