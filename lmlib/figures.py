@@ -6,7 +6,7 @@
   to score (the n-grams are counted, the neural models are the shipped checkpoints, read
   when the command runs), computed with the same calls as ``make bench``; written as
   ``results.json`` (model, family, loss, the call that computed it) and ``results.png``
-  (a bar chart). About half a minute on one core.
+  (a bar chart). 15-25 s on one core.
 - ``widgets``: screenshots of the AttentionExplorer (chapter 05) and the SamplingExplorer
   (chapter 09) on the shipped GPT, taken in a real JupyterLab in headless Chromium after
   using them as a learner would (``attention_explorer.png``, ``sampling_explorer.png``).
@@ -155,15 +155,14 @@ def write_results(results: list[Result], path: Path) -> Path:
     """``results.json``: the numbers of the chart, and the checkpoints they come from."""
     from lmlib.models import attention_lm, gpt, lstm
 
-    assets = {"attention-only": Path(attention_lm.__file__).parent.parent / "assets"
-              / "attention_lm.safetensors", "recurrent": lstm.ASSET, "transformer": gpt.ASSET}
+    assets = [attention_lm.CHECKPOINT, lstm.ASSET, gpt.ASSET]
     record = {
         "what": "loss on Tiny Shakespeare val (the last 10%, 111,540 characters), nats per "
                 "character, lower is better",
         "command": "make figures (python -m lmlib.figures)",
         "results": [asdict(r) for r in results],
         "checkpoints": {f"lmlib/assets/{p.name}": {"sha256": _sha256(p)}
-                        for p in assets.values() if p.is_file()},
+                        for p in assets if p.is_file()},
     }
     path = Path(path)
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
