@@ -371,6 +371,23 @@ def test_course_lab_turns_nbgrader_off_unless_asked(tmp_path):
                    for arg in lab_command(browser=False, nbgrader=True))
 
 
+def test_lab_command_line_for_a_teacher(monkeypatch, tmp_path):
+    """`python -m lmlib.lab --nbgrader --root DIR` (docs/nbgrader.md, step 5)."""
+    from lmlib import lab
+
+    calls = {}
+    monkeypatch.setattr(lab, "install_overrides", lambda **kw: calls.update(overrides=kw))
+    monkeypatch.setattr(lab.os, "execv", lambda exe, cmd: calls.update(cmd=cmd))
+    lab.main(["--nbgrader", "--root", str(tmp_path), "--no-browser"])
+    assert calls["overrides"] == {"nbgrader": True}
+    assert f"--ServerApp.root_dir={tmp_path.resolve()}" in calls["cmd"]
+    assert not any(a.endswith(".ipynb") or "jpserver_extensions" in a for a in calls["cmd"])
+    lab.main(["--no-browser"])  # a learner's lab: chapter 00 open, nbgrader off
+    assert calls["overrides"] == {"nbgrader": False}
+    assert calls["cmd"][-1].endswith("chapters/00_language_models.ipynb")
+    assert any("jpserver_extensions" in a for a in calls["cmd"])
+
+
 def test_course_lab_serves_no_nbgrader_menus_or_handlers(tmp_path):
     """Start the course's lab as the browser tests do: nbgrader's lab extension is in the
     page's disabled list and its formgrader page does not exist."""
