@@ -5,6 +5,10 @@ In code cells, each region ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` becom
 markdown cells it becomes ``YOUR ANSWER HERE``. Regions ``### BEGIN HIDDEN TESTS`` ...
 ``### END HIDDEN TESTS`` are removed, and so are cells tagged ``solution``. Cell ids are
 kept, so the output is byte-stable.
+
+One step is specific to this course (nbgrader has no equivalent): in markdown cells, "Open in
+Colab" links to ``.../blob/<branch>/solutions/X.ipynb`` are pointed at ``exercises/X.ipynb``
+(:func:`colab_link_to_exercises`), so that each student notebook's badge opens itself.
 """
 
 from __future__ import annotations
@@ -15,6 +19,13 @@ from pathlib import Path
 import nbformat
 
 _MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
+_COLAB_SOLUTIONS_LINK = re.compile(
+    r"(https://colab\.research\.google\.com/github/[^\s)]+?/blob/[^/\s)]+/)solutions/")
+
+
+def colab_link_to_exercises(source: str) -> str:
+    """``source`` with its Colab links to ``solutions/`` pointed at ``exercises/``."""
+    return _COLAB_SOLUTIONS_LINK.sub(r"\1exercises/", source)
 
 
 class MarkerError(ValueError):
@@ -64,6 +75,8 @@ def generate_notebook(solution_path, exercise_path) -> bool:
             continue
         where = f"{solution_path}: cell {index} (id {cell.get('id', '?')})"
         cell.source = clear_solutions(cell.source, cell.cell_type, where)
+        if cell.cell_type == "markdown":
+            cell.source = colab_link_to_exercises(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
