@@ -7,6 +7,7 @@ import sys
 import types
 
 import matplotlib
+import nbformat
 import numpy as np
 import pytest
 
@@ -113,3 +114,36 @@ def test_errors_stay_text_only_in_the_fallback(monkeypatch):
 def test_version_parsing():
     assert static._major("8.1.9") == 8 and static._major("7.7.1") == 7
     assert static._major("dev") == 0
+
+
+@pytest.mark.browser
+def test_jupyterlab_shows_the_static_figure_with_lmlib_widgets_static(tmp_path, monkeypatch):
+    """In a real JupyterLab, a kernel started with LMLIB_WIDGETS=static displays both
+    explorers as images: no widget is rendered."""
+    from browser_utils import CHROMIUM_ARGS, chromium_or_skip, jupyter_lab, open_and_run_all
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_or_skip("the static fallback of the explorers")
+    notebook = tmp_path / "fallback.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import numpy as np\nfrom lmlib.viz import AttentionExplorer, SamplingExplorer\n"
+        "w = np.tril(np.ones((5, 5)))\nAttentionExplorer(w / w.sum(1, keepdims=True), 'abcde')"),
+        nbformat.v4.new_code_cell("SamplingExplorer.from_logits(np.arange(5.0), list('abcde'))")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, notebook)
+    monkeypatch.setenv("LMLIB_WIDGETS", "static")   # inherited by JupyterLab and its kernel
+    (tmp_path / "lab").mkdir()
+    with jupyter_lab(notebook, tmp_path / "lab") as (base, token, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, headless=True,
+                                    args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            open_and_run_all(page, base, token, notebook.name)
+            images = page.locator(".jp-OutputArea-output img")
+            images.first.wait_for(timeout=30_000)
+            assert images.count() == 2
+            assert page.locator(".jupyter-widgets").count() == 0
+            assert page.locator(".lmlib-attention-explorer, .lmlib-sampling-explorer").count() == 0
+        finally:
+            browser.close()
