@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench exercises sync handout doctor clean
+.PHONY: setup lab test bench figures exercises sync handout doctor clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ test: setup
 
 bench: setup
 	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
+
+# The README's pictures in docs/figures: the results chart (scored from the shipped
+# checkpoints when it runs) and screenshots of the widgets in JupyterLab + headless Chromium.
+figures: setup
+	OMP_NUM_THREADS=1 $(PY) -m lmlib.figures --out docs/figures
 
 exercises: setup
 	$(PY) -m lmlib.exercises generate
