@@ -38,9 +38,11 @@ figures: setup
 exercises: setup
 	$(PY) -m lmlib.exercises generate
 
-# After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync.
+# After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync; also
+# (re)writes the Colab badge and install cells from pyproject.toml's Repository URL.
 sync: setup
 	$(VENV)/bin/jupytext --sync chapters/*.ipynb solutions/*.ipynb
+	$(PY) -m lmlib.colab
 	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
 	$(PY) -m lmlib.exercises generate
 

@@ -13,6 +13,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/chapters/00_language_models.ipynb)
+
+# %% [markdown]
 # # 00 · What is a language model?
 #
 # **What you will build:** the yardstick of the whole course. You will write down what a
@@ -24,6 +27,29 @@
 # **Prerequisites:** Python and a little NumPy; logarithms and probabilities.
 #
 # **Time on a laptop CPU:** under a minute.
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    REPOSITORY = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    NEEDS = ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+             "safetensors>=0.4"]
+    if importlib.util.find_spec("lmlib") is None:
+        pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+        # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+        subprocess.run(pip + ["--no-deps", f"lmlib @ git+{REPOSITORY}@main"], check=True)
+        subprocess.run(pip + NEEDS, check=True)
+        importlib.invalidate_caches()
+        print(f"Colab: installed lmlib from {REPOSITORY} (Colab's torch kept). "
+              "The corpora download once, on first use.")
+    else:
+        print("Colab: lmlib is already installed in this runtime.")
 
 # %%
 import lmlib

@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/chapters/08_tokenization.ipynb)
+
+# %% [markdown]
 # # Chapter 08: tokenization with byte-level BPE
 #
 # Every model so far read Shakespeare one **character** at a time. Real language models do
@@ -37,6 +40,29 @@
 # full mode (almost all of it training the two GPTs of section 6, about 3 minutes each).
 #
 # The library versions: `lmlib.tokenizers.BPETokenizer` and `lmlib.tokenizers.CharTokenizer`.
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    REPOSITORY = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    NEEDS = ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+             "safetensors>=0.4"]
+    if importlib.util.find_spec("lmlib") is None:
+        pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+        # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+        subprocess.run(pip + ["--no-deps", f"lmlib @ git+{REPOSITORY}@main"], check=True)
+        subprocess.run(pip + NEEDS, check=True)
+        importlib.invalidate_caches()
+        print(f"Colab: installed lmlib from {REPOSITORY} (Colab's torch kept). "
+              "The corpora download once, on first use.")
+    else:
+        print("Colab: lmlib is already installed in this runtime.")
 
 # %%
 import re

@@ -13,6 +13,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/chapters/10_finetuning.ipynb)
+
+# %% [markdown]
 # # 10 · Pre-training and fine-tuning
 #
 # **What you will build:** a classification task made from Shakespeare itself (*who speaks
@@ -31,6 +34,29 @@
 #
 # **Time on a laptop CPU:** about 10 minutes in full mode (five training runs of at most a
 # few minutes each); under a minute in fast mode.
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import importlib
+    import importlib.util
+    import subprocess
+
+    REPOSITORY = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    NEEDS = ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+             "safetensors>=0.4"]
+    if importlib.util.find_spec("lmlib") is None:
+        pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+        # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+        subprocess.run(pip + ["--no-deps", f"lmlib @ git+{REPOSITORY}@main"], check=True)
+        subprocess.run(pip + NEEDS, check=True)
+        importlib.invalidate_caches()
+        print(f"Colab: installed lmlib from {REPOSITORY} (Colab's torch kept). "
+              "The corpora download once, on first use.")
+    else:
+        print("Colab: lmlib is already installed in this runtime.")
 
 # %%
 import lmlib
