@@ -12,9 +12,12 @@ Three levels, each compared cell by cell (type, source and cell id) with what
 3. the real ``nbgrader generate_assignment`` command, offline, in a temporary course folder
    with its sqlite gradebook.
 
-One course rule has no nbgrader counterpart: the generator drops cells tagged ``solution``
-(teacher-only cells). No notebook in solutions/ uses that tag (asserted below); the
-synthetic case applies that one step itself before handing the notebook to nbgrader.
+Two course steps have no nbgrader counterpart, and the comparisons apply them to the
+notebook before handing it to nbgrader (``course_only_steps``): the generator drops cells
+tagged ``solution`` (teacher-only cells; no notebook in solutions/ uses the tag, asserted
+below, so only the synthetic case exercises it), and it points "Open in Colab" links to
+``solutions/X.ipynb`` at ``exercises/X.ipynb`` (so a student's badge opens the exercise).
+``nbgrader-source`` does both steps itself, so level 2 and 3 need neither.
 
 Where the two could disagree, the course's generator refuses instead: nbgrader sees a
 marker anywhere in a line (``"BEGIN SOLUTION" in line``), the course only on a line of its
@@ -50,6 +53,7 @@ from nbgrader.preprocessors import (
 
 from lmlib.exercises import MarkerError, clear_solutions, generate_notebook, to_nbgrader_source
 from lmlib.exercises.__main__ import main as cli
+from lmlib.exercises.generate import colab_link_to_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -65,6 +69,17 @@ def markers_only(nb):
     for step in (ClearSolutions(enforce_metadata=False), ClearHiddenTests(enforce_metadata=False),
                  ClearOutput()):
         nb, resources = step.preprocess(nb, resources)
+    return nb
+
+
+def course_only_steps(nb):
+    """The generator's two steps that nbgrader does not have: drop cells tagged
+    ``solution``; point Colab links in markdown cells at exercises/."""
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = colab_link_to_exercises(cell.source)
     return nb
 
 
@@ -109,7 +124,8 @@ def test_nbgrader_markers_make_the_committed_exercise(solution):
                     if "solution" in c.get("metadata", {}).get("tags", [])]
     assert not teacher_only, (f"cells {teacher_only} are tagged 'solution', which nbgrader "
                               "does not know: the comparison below would not cover them")
-    assert_same_cells(_read(ROOT / "exercises" / solution.name), markers_only(nb), solution.name)
+    assert_same_cells(_read(ROOT / "exercises" / solution.name),
+                      markers_only(course_only_steps(nb)), solution.name)
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=_ids(SOLUTIONS))
@@ -166,16 +182,11 @@ def synthetic_solution():
             "  ### END SOLUTION"),
         new_code_cell("print('teacher only')", metadata={"tags": ["solution"]}),
         new_raw_cell("raw text stays"),
+        new_markdown_cell("[Open in Colab](https://colab.research.google.com/github/o/r/blob/"
+                          "main/solutions/synthetic.ipynb)"),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    return nb
-
-
-def _without_teacher_cells(nb):
-    """The one course rule nbgrader lacks: drop cells tagged ``solution``."""
-    nb = copy.deepcopy(nb)
-    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
     return nb
 
 
@@ -184,7 +195,7 @@ def test_synthetic_notebook_course_generator_equals_nbgrader(tmp_path):
     nbformat.write(nb, tmp_path / "synthetic.ipynb")
     generate_notebook(tmp_path / "synthetic.ipynb", tmp_path / "student.ipynb")
     ours = _read(tmp_path / "student.ipynb")
-    assert_same_cells(ours, markers_only(_without_teacher_cells(nb)), "synthetic")
+    assert_same_cells(ours, markers_only(course_only_steps(nb)), "synthetic")
     assert_same_cells(ours, full_pipeline(to_nbgrader_source(nb)), "synthetic, full pipeline")
     # and the cases really were exercised
     text = "\n".join(c.source for c in ours.cells)
@@ -192,6 +203,7 @@ def test_synthetic_notebook_course_generator_equals_nbgrader(tmp_path):
     assert "        # YOUR CODE HERE" in text and "\t# YOUR CODE HERE" in text
     assert "  YOUR ANSWER HERE" in text
     assert "math.e" not in text and "teacher only" not in text and "WEIGHT" not in text
+    assert "blob/main/exercises/synthetic.ipynb" in text and "solutions/" not in text
 
 
 @pytest.mark.parametrize("mutate", [
@@ -207,12 +219,12 @@ def test_comparison_catches_a_changed_stub(mutate):
     assert changed != stub.source
     stub.source = changed
     with pytest.raises(AssertionError, match="differs"):
-        assert_same_cells(exercise, markers_only(_read(solution)))
+        assert_same_cells(exercise, markers_only(course_only_steps(_read(solution))))
 
 
 def test_comparison_catches_a_changed_cell_id_or_a_missing_cell():
     solution = ROOT / "solutions" / "00_language_models.ipynb"
-    theirs = markers_only(_read(solution))
+    theirs = markers_only(course_only_steps(_read(solution)))
     exercise = _read(ROOT / "exercises" / solution.name)
     exercise.cells[1].id = "changed0"
     with pytest.raises(AssertionError, match="cell 1 differs"):
@@ -308,8 +320,9 @@ def test_well_formed_cells_are_accepted_and_agree(source, cell_type):
 def test_nbgrader_source_metadata():
     nb = to_nbgrader_source(synthetic_solution(), points=2)
     meta = [c.metadata.get("nbgrader") for c in nb.cells]
-    assert len(nb.cells) == 7  # the teacher-only cell is left out
-    assert meta[0] is None and meta[1] is None and meta[6] is None
+    assert len(nb.cells) == 8  # the teacher-only cell is left out
+    assert meta[0] is None and meta[1] is None and meta[6] is None and meta[7] is None
+    assert "blob/main/exercises/synthetic.ipynb" in nb.cells[7].source
     assert meta[2] == {"schema_version": 3, "grade_id": f"answer-{nb.cells[2].id}",
                        "solution": True, "grade": False, "locked": False}
     assert meta[4] == {"schema_version": 3, "grade_id": "check-score", "solution": False,

@@ -12,9 +12,11 @@ the way nbgrader's "Create Assignment" toolbar would:
   ``grade``, ``points``), as nbgrader requires of written answers;
 - every other cell: no nbgrader metadata, so it stays as editable as in exercises/.
 
-Cells tagged ``solution`` (teacher-only) are left out, as the course's generator leaves them
-out of exercises/. ``tests/test_nbgrader.py`` checks that nbgrader turns the result into the
-same student notebooks as exercises/.
+The two steps of the course's generator that nbgrader has no counterpart for are done here
+instead: cells tagged ``solution`` (teacher-only) are left out, and "Open in Colab" links to
+``solutions/`` are pointed at ``exercises/`` (a student must never get a link to the
+solutions). ``tests/test_nbgrader.py`` checks that nbgrader turns the result into the same
+student notebooks as exercises/.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from .generate import _MARKER, MarkerError, clear_solutions
+from .generate import _MARKER, MarkerError, clear_solutions, colab_link_to_exercises
 from .grade import exercise_name, is_check_cell
 
 SCHEMA_VERSION = 3  # nbgrader's cell metadata schema (nbgrader 0.7 and later)
@@ -83,7 +85,7 @@ def nbgrader_metadata(cell, grade_id: str, points: float = 1) -> dict | None:
 
 def to_nbgrader_source(nb, points: float = 1, where: str = "notebook"):
     """A copy of the solutions notebook ``nb`` with nbgrader cell metadata on its answer
-    and check cells, and without its cells tagged ``solution``."""
+    and check cells, without its cells tagged ``solution``, Colab links to exercises/."""
     nb = copy.deepcopy(nb)
     taken: set[str] = set()
     cells = []
@@ -93,6 +95,8 @@ def to_nbgrader_source(nb, points: float = 1, where: str = "notebook"):
             continue
         # the same marker checks as the generator, so errors name the cell the same way
         clear_solutions(cell.source, cell.cell_type, f"{where}: cell {index}")
+        if cell.cell_type == "markdown":
+            cell.source = colab_link_to_exercises(cell.source)
         if is_check_cell(cell):
             grade_id = "check-" + _slug(exercise_name(cell, index))
         else:
