@@ -34,26 +34,19 @@
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import importlib
-    import importlib.util
-    import subprocess
-
-    REPOSITORY = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
-    NEEDS = ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
-             "safetensors>=0.4"]
-    if importlib.util.find_spec("lmlib") is None:
-        pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-        # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
-        subprocess.run(pip + ["--no-deps", f"lmlib @ git+{REPOSITORY}@main"], check=True)
-        subprocess.run(pip + NEEDS, check=True)
-        importlib.invalidate_caches()
-        print(f"Colab: installed lmlib from {REPOSITORY} (Colab's torch kept). "
-              "The corpora download once, on first use.")
-    else:
-        print("Colab: lmlib is already installed in this runtime.")
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{course}@main"], check=True)
+    subprocess.run(pip + ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+                          "safetensors>=0.4"], check=True)
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {course}; the corpora download on first use.")
 
 # %%
 import lmlib

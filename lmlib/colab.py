@@ -76,28 +76,21 @@ def badge_source(repo: str, path: str) -> str:
 def install_source(repo: str, requirements: list[str]) -> str:
     """The install cell: on Colab, installs lmlib from ``repo`` once; elsewhere nothing."""
     needs = textwrap.fill(", ".join(f'"{r}"' for r in requirements), width=96,
-                          initial_indent="    NEEDS = [", subsequent_indent=" " * 13,
-                          break_long_words=False, break_on_hyphens=False) + "]"
+                          initial_indent="    subprocess.run(pip + [", subsequent_indent=" " * 26,
+                          break_long_words=False, break_on_hyphens=False) + "], check=True)"
     return f'''{INSTALL_MARKER} install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    import importlib
-    import importlib.util
-    import subprocess
-
-    REPOSITORY = "{repo}"
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "{repo}"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{{course}}@{BRANCH}"], check=True)
 {needs}
-    if importlib.util.find_spec("lmlib") is None:
-        pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-        # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
-        subprocess.run(pip + ["--no-deps", f"lmlib @ git+{{REPOSITORY}}@{BRANCH}"], check=True)
-        subprocess.run(pip + NEEDS, check=True)
-        importlib.invalidate_caches()
-        print(f"Colab: installed lmlib from {{REPOSITORY}} (Colab's torch kept). "
-              "The corpora download once, on first use.")
-    else:
-        print("Colab: lmlib is already installed in this runtime.")'''
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {{course}}; the corpora download on first use.")'''
 
 
 def _find(nb, kind: str, needle: str, where: str = "in") -> int | None:
