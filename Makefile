@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench times exercises sync handout doctor clean
+.PHONY: setup lab test bench times figures exercises sync handout doctor clean
 
 setup: $(VENV)/.installed
 
@@ -30,18 +30,25 @@ test: setup
 bench: setup
 	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
 
-# Run every chapter and solutions notebook in fast and full mode (full: about an hour on
-# 2 cores); records wall and CPU seconds in docs/notebook_times.json, then prints the table.
+# Run every chapter and solutions notebook in fast and full mode (full: about 25 minutes on
+# one free core); records wall and CPU seconds in docs/notebook_times.json, prints the table.
 times: setup
 	$(PY) -m lmlib.timing --mode both
 	$(PY) -m lmlib.timing --markdown
 
+# The README's pictures in docs/figures: the results chart (scored from the shipped
+# checkpoints when it runs) and screenshots of the widgets in JupyterLab + headless Chromium.
+figures: setup
+	OMP_NUM_THREADS=1 $(PY) -m lmlib.figures --out docs/figures
+
 exercises: setup
 	$(PY) -m lmlib.exercises generate
 
-# After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync.
+# After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync; also
+# (re)writes the Colab badge and install cells from pyproject.toml's Repository URL.
 sync: setup
 	$(VENV)/bin/jupytext --sync chapters/*.ipynb solutions/*.ipynb
+	$(PY) -m lmlib.colab
 	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
 	$(PY) -m lmlib.exercises generate
 

@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/chapters/04_lstm.ipynb)
+
+# %% [markdown]
 # # Chapter 04: LSTM, from NumPy to PyTorch
 #
 # Chapter 03 ended with a problem: in a vanilla RNN the gradient reaching back `k` steps
@@ -36,6 +39,22 @@
 # **Time:** about 3 minutes on a laptop CPU in full mode (most of it training the names LSTM); the
 # Shakespeare LSTM is loaded, not trained (training it takes about 5 minutes of CPU on one
 # thread: `python -m lmlib.bench.lstm`).
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{course}@main"], check=True)
+    subprocess.run(pip + ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+                          "safetensors>=0.4"], check=True)
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {course}; the corpora download on first use.")
 
 # %%
 import lmlib

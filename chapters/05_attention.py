@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/chapters/05_attention.ipynb)
+
+# %% [markdown]
 # # 05 · Attention from scratch
 #
 # A recurrent network squeezes the whole past into one state vector. **Attention** lets each
@@ -42,6 +45,22 @@
 # **Time on a laptop CPU**: about 2–3 minutes (the small model trains for one to two
 # minutes); under a minute in fast mode, which loads the same model from a checkpoint that
 # ships with `lmlib`.
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{course}@main"], check=True)
+    subprocess.run(pip + ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+                          "safetensors>=0.4"], check=True)
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {course}; the corpora download on first use.")
 
 # %%
 import math

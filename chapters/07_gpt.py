@@ -13,6 +13,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/chapters/07_gpt.ipynb)
+
+# %% [markdown]
 # # 07 · GPT in PyTorch
 #
 # **What you will build:** the GPT of chapter 06 as a PyTorch `nn.Module` with GPT-2's
@@ -26,6 +29,22 @@
 #
 # **Time on a laptop CPU:** about 4 minutes (measured 4.1 min on one core of a 2-core
 # machine; most of it in the training runs of sections 2 and 3).
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{course}@main"], check=True)
+    subprocess.run(pip + ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+                          "safetensors>=0.4"], check=True)
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {course}; the corpora download on first use.")
 
 # %%
 import lmlib

@@ -14,6 +14,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/chapters/08_tokenization.ipynb)
+
+# %% [markdown]
 # # Chapter 08: tokenization with byte-level BPE
 #
 # Every model so far read Shakespeare one **character** at a time. Real language models do
@@ -37,6 +40,22 @@
 # full mode (almost all of it training the two GPTs of section 6, about 3 minutes each).
 #
 # The library versions: `lmlib.tokenizers.BPETokenizer` and `lmlib.tokenizers.CharTokenizer`.
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{course}@main"], check=True)
+    subprocess.run(pip + ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+                          "safetensors>=0.4"], check=True)
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {course}; the corpora download on first use.")
 
 # %%
 import re

@@ -42,6 +42,14 @@ def doctor() -> int:
         None if front_end else "widgets will show only their static figures: "
                                "`pip install 'ipywidgets>=8.1'` installs the JupyterLab front end")
 
+    from lmlib.viz.static import widgets_supported
+
+    try:
+        live, why = widgets_supported()
+        row("widgets in notebooks", "interactive" if live else f"static figures: {why}")
+    except ValueError as err:
+        row("widgets in notebooks", "unknown", str(err))
+
     try:
         import torch
 

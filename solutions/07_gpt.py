@@ -13,11 +13,30 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/solutions/07_gpt.ipynb)
+
+# %% [markdown]
 # # 07 · Exercises: GPT in PyTorch
 #
 # Fill in each function where it says `# YOUR CODE HERE`, then run the **check** cell under
 # it. A check prints `correct` when your code is right and stops with an error saying what
 # is wrong otherwise.
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{course}@main"], check=True)
+    subprocess.run(pip + ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+                          "safetensors>=0.4"], check=True)
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {course}; the corpora download on first use.")
 
 # %%
 import lmlib

@@ -13,6 +13,9 @@
 # ---
 
 # %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ngrams-to-gpt/ngrams-to-gpt/blob/main/solutions/10_finetuning.ipynb)
+
+# %% [markdown]
 # # 10 · Exercises: pre-training and fine-tuning
 #
 # Fill in each function where it says `# YOUR CODE HERE`, then run the **check** cell under
@@ -20,6 +23,22 @@
 # tells you what is wrong otherwise. The exercises use a small random GPT so that they run
 # in seconds; everything works the same on the pre-trained one
 # (`lmlib.load_pretrained("shakespeare-gpt")`).
+
+# %%
+# Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
+import importlib.util
+import subprocess
+import sys
+
+if "google.colab" in sys.modules and importlib.util.find_spec("lmlib") is None:
+    # --no-deps keeps Colab's own torch, ipywidgets and ipykernel; then what lmlib adds
+    pip = [sys.executable, "-m", "pip", "install", "--quiet"]
+    course = "https://github.com/ngrams-to-gpt/ngrams-to-gpt"
+    subprocess.run(pip + ["--no-deps", f"lmlib @ git+{course}@main"], check=True)
+    subprocess.run(pip + ["numpy>=1.24", "matplotlib>=3.7", "anywidget>=0.9", "tqdm>=4.60",
+                          "safetensors>=0.4"], check=True)
+    importlib.invalidate_caches()
+    print(f"Colab: installed lmlib from {course}; the corpora download on first use.")
 
 # %%
 import lmlib

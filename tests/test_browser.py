@@ -21,6 +21,8 @@ from browser_utils import (
     open_and_run_all,
 )
 
+from lmlib.colab import BADGE_IMAGE
+
 NOTEBOOK = ROOT / "chapters" / "05_attention.ipynb"
 FAILURES = ROOT / "build" / "browser_failures"   # screenshots taken when the test fails
 
@@ -38,9 +40,11 @@ def test_attention_explorer_in_jupyterlab(tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        outside: list[str] = []   # nothing may load from a CDN or anywhere but the server
+        # nothing may load from a CDN or anywhere but the server, except the image of the
+        # notebook's own "Open in Colab" badge (a markdown cell, not the widget)
+        outside: list[str] = []
         page.on("request", lambda r: None if r.url.startswith((base, "data:", "blob:"))
-                else outside.append(r.url))
+                or r.url == BADGE_IMAGE else outside.append(r.url))
         try:
             open_and_run_all(page, base, token, NOTEBOOK.name)
             explorer = page.locator(".lmlib-attention-explorer.ch05-shakespeare")

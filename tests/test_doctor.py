@@ -25,3 +25,15 @@ def test_doctor_flags_an_unavailable_device(capsys, monkeypatch):
 def test_usage_error_exits_2():
     result = subprocess.run([sys.executable, "-m", "lmlib", "heal"], capture_output=True, text=True)
     assert result.returncode == 2 and "usage" in result.stderr
+
+
+def test_doctor_says_whether_widgets_are_interactive(capsys, monkeypatch):
+    monkeypatch.setenv("LMLIB_WIDGETS", "static")
+    main(["doctor"])
+    assert "widgets in notebooks" in (out := capsys.readouterr().out) and "static figures" in out
+    monkeypatch.setenv("LMLIB_WIDGETS", "live")
+    main(["doctor"])
+    assert "interactive" in capsys.readouterr().out
+    monkeypatch.setenv("LMLIB_WIDGETS", "sometimes")
+    main(["doctor"])
+    assert "widgets in notebooks: LMLIB_WIDGETS must be" in capsys.readouterr().out

@@ -347,3 +347,27 @@ def test_cli_trains_and_resumes(tmp_path, monkeypatch, capsys):
     assert "step      4" in out and "stopped at step 4 of 4" in out
     model, extra = load_checkpoint(ck)
     assert model.config.n_layer == 1 and len(extra["itos"]) == 65
+
+
+def test_cli_init_from_copies_weights_and_allows_another_dropout(tmp_path, capsys):
+    from lmlib.train import main
+
+    small = ["--preset", "nanogpt-cpu", "--no-progress", "--set", "eval_batches=1",
+             "--set", "model.n_layer=1", "--set", "model.n_embd=16", "--set", "model.n_head=2"]
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    assert main(small + ["--checkpoint", str(first), "--set", "steps=2",
+                         "--set", "eval_interval=2"]) == 0
+    start, _ = load_checkpoint(first)
+    # lr=1e-12: the second run barely moves, so its best checkpoint holds the first's weights
+    assert main(small + ["--checkpoint", str(second), "--init-from", str(first),
+                         "--set", "model.dropout=0.1", "--set", "steps=1", "--set", "lr=1e-12", "--set", "min_lr=0",
+                         "--set", "warmup=0", "--set", "eval_interval=1"]) == 0
+    assert "weights initialised from" in capsys.readouterr().out
+    after, _ = load_checkpoint(second)
+    assert after.config.dropout == 0.1
+    for name, tensor in start.state_dict().items():
+        torch.testing.assert_close(after.state_dict()[name], tensor, atol=1e-6, rtol=0)
+    # another shape is refused with the key named, exit status 2
+    assert main(small + ["--checkpoint", str(tmp_path / "c.safetensors"), "--init-from",
+                         str(first), "--set", "model.n_embd=32", "--set", "steps=1"]) == 2
+    assert "n_embd" in capsys.readouterr().err

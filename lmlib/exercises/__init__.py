@@ -2,6 +2,7 @@
 
     python -m lmlib.exercises generate            # solutions/ -> exercises/
     python -m lmlib.exercises grade PATH... [--csv FILE]
+    python -m lmlib.exercises nbgrader-source COURSE_DIR   # solutions/ -> COURSE_DIR/source/
 
 Solution notebooks mark what students write between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` (nbgrader's markers). Each exercise has a *check cell*, a code cell
@@ -11,6 +12,7 @@ passes on the solution.
 
 from .generate import MarkerError, clear_solutions, generate_folder, generate_notebook
 from .grade import ExerciseResult, grade_notebook
+from .nbgrader_source import to_nbgrader_source, write_source_folder
 
 __all__ = ["MarkerError", "clear_solutions", "generate_notebook", "generate_folder",
-           "ExerciseResult", "grade_notebook"]
+           "ExerciseResult", "grade_notebook", "to_nbgrader_source", "write_source_folder"]

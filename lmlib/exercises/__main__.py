@@ -1,4 +1,4 @@
-"""Command line: ``python -m lmlib.exercises generate|grade``.
+"""Command line: ``python -m lmlib.exercises generate|grade|nbgrader-source``.
 
 Exit status of ``grade``: 0 when every exercise passes, 1 when any fails, 2 for an
 unreadable notebook or a usage error."""
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .generate import MarkerError, generate_folder
 from .grade import grade_notebook
+from .nbgrader_source import write_source_folder
 
 
 def _notebooks(paths: list[str]) -> list[Path]:
@@ -45,6 +46,19 @@ def cmd_generate(args) -> int:
     for path in written:
         print(f"wrote {path}")
     print(f"{len(written)} exercise notebook(s) changed")
+    return 0
+
+
+def cmd_nbgrader_source(args) -> int:
+    try:
+        written = write_source_folder(args.course_dir, args.solutions, args.points)
+    except (MarkerError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} nbgrader assignment(s) in {args.course_dir}/source; next: cd "
+          f"{args.course_dir} && nbgrader generate_assignment {written[0].parent.name}")
     return 0
 
 
@@ -97,11 +111,18 @@ def main(argv=None) -> int:
     grade.add_argument("--csv", help="also write one row per student and exercise to FILE")
     grade.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     grade.add_argument("--full", action="store_true", help="run in full mode, not fast mode")
+    nbg = sub.add_parser("nbgrader-source",
+                         help="write solutions/ as an nbgrader course (source/<chapter>/)")
+    nbg.add_argument("course_dir", help="the nbgrader course folder to write into")
+    nbg.add_argument("--solutions", default="solutions")
+    nbg.add_argument("--points", type=float, default=1, help="points per check cell")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors; keep its code
         return int(exc.code or 0)
-    return cmd_generate(args) if args.command == "generate" else cmd_grade(args)
+    commands = {"generate": cmd_generate, "grade": cmd_grade,
+                "nbgrader-source": cmd_nbgrader_source}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,15 @@ In code cells, each region ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` becom
 markdown cells it becomes ``YOUR ANSWER HERE``. Regions ``### BEGIN HIDDEN TESTS`` ...
 ``### END HIDDEN TESTS`` are removed, and so are cells tagged ``solution``. Cell ids are
 kept, so the output is byte-stable.
+
+nbgrader finds a marker anywhere in a line (``"BEGIN SOLUTION" in line``), this generator
+only on a line of its own. So that both always make the same student version, a line that
+mentions a marker without being one (``x = 1  # BEGIN SOLUTION``, ``### BEGIN  SOLUTION``)
+is an error here rather than a silent difference (tests/test_nbgrader.py checks this).
+
+One step is specific to this course (nbgrader has no equivalent): in markdown cells, "Open in
+Colab" links to ``.../blob/<branch>/solutions/X.ipynb`` are pointed at ``exercises/X.ipynb``
+(:func:`colab_link_to_exercises`), so that each student notebook's badge opens itself.
 """
 
 from __future__ import annotations
@@ -14,7 +23,18 @@ from pathlib import Path
 
 import nbformat
 
-_MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END)\s+(SOLUTION|HIDDEN TESTS)\s*$")
+_MARKER = re.compile(r"^(\s*)###\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+# what nbgrader takes for a marker: these words anywhere in a line
+_NBGRADER_WORDS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+# near misses (other spacing or case) that would otherwise leak a solution to students
+_NEAR_MISS = re.compile(r"^\s*#+\s*(BEGIN|END)\s+(SOLUTION|HIDDEN\s+TESTS)", re.IGNORECASE)
+_COLAB_SOLUTIONS_LINK = re.compile(
+    r"(https://colab\.research\.google\.com/github/[^\s)]+?/blob/[^/\s)]+/)solutions/")
+
+
+def colab_link_to_exercises(source: str) -> str:
+    """``source`` with its Colab links to ``solutions/`` pointed at ``exercises/``."""
+    return _COLAB_SOLUTIONS_LINK.sub(r"\1exercises/", source)
 
 
 class MarkerError(ValueError):
@@ -27,6 +47,10 @@ def clear_solutions(source: str, cell_type: str = "code", where: str = "cell") -
     open_kind: str | None = None
     for lineno, line in enumerate(source.split("\n"), start=1):
         m = _MARKER.match(line)
+        if not m and (_NBGRADER_WORDS.search(line) or _NEAR_MISS.match(line)):
+            raise MarkerError(f"{where}, line {lineno}: {line.strip()!r} looks like a marker "
+                              f"but is not one: write '### BEGIN SOLUTION' (or END, or "
+                              f"HIDDEN TESTS) alone on its line")
         if not m:
             if open_kind is None:
                 out.append(line)
@@ -64,6 +88,8 @@ def generate_notebook(solution_path, exercise_path) -> bool:
             continue
         where = f"{solution_path}: cell {index} (id {cell.get('id', '?')})"
         cell.source = clear_solutions(cell.source, cell.cell_type, where)
+        if cell.cell_type == "markdown":
+            cell.source = colab_link_to_exercises(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
