@@ -42,10 +42,13 @@ def modes_of(mode: str) -> tuple[str, ...]:
     return (mode,)
 
 
-def _children_cpu_seconds() -> float:
-    """User + system CPU seconds of every child process this process has waited for."""
-    import resource
-
+def _children_cpu_seconds() -> float | None:
+    """User + system CPU seconds of every child process this process has waited for
+    (``None`` where the ``resource`` module does not exist: Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
@@ -97,8 +100,9 @@ def run_notebook(path, fast: bool, timeout: int = 3600) -> dict:
         except Exception as err:  # a cell raised, timed out, or the kernel died
             error = _first_error(nb) or f"{type(err).__name__}: {str(err).strip()[:300]}"
         wall = time.perf_counter() - wall0
-        cpu = _children_cpu_seconds() - cpu0
-    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "ok": not error, "error": error}
+        cpu1 = _children_cpu_seconds()
+    cpu = None if cpu0 is None or cpu1 is None else round(cpu1 - cpu0, 1)
+    return {"wall_s": round(wall, 1), "cpu_s": cpu, "ok": not error, "error": error}
 
 
 def machine_info() -> dict:
@@ -171,7 +175,8 @@ def _cell(entry: dict | None, unit: float, digits: int) -> tuple[str, str]:
     if not entry.get("ok", True):
         return "failed", "failed"
     floor = 10.0 ** -digits  # below the last shown digit: "< 0.1", not "0.0"
-    return tuple(f"< {floor:g}" if 0 < entry[k] / unit < floor / 2 else
+    return tuple("n/a" if entry[k] is None else
+                 f"< {floor:g}" if 0 < entry[k] / unit < floor / 2 else
                  f"{entry[k] / unit:.{digits}f}" for k in ("wall_s", "cpu_s"))
 
 
@@ -188,7 +193,7 @@ def render_markdown(data: dict) -> str:
             e = modes.get(mode)
             if e and e.get("ok", True):
                 totals[mode][0] += e["wall_s"]
-                totals[mode][1] += e["cpu_s"]
+                totals[mode][1] += e["cpu_s"] or 0.0
                 totals[mode][2] += 1
     f, u = totals["fast"], totals["full"]
     lines.append(f"| **total** ({f[2]} fast, {u[2]} full) | {f[0]:.0f} | {f[1]:.0f} | "
@@ -231,7 +236,7 @@ def measure(notebooks, modes, out, timeout: int = 3600, log=print) -> list[tuple
             record(out, name, mode, result, machine)
             if result["ok"]:
                 log(f"{mode:<4}  {name:<40}  wall {result['wall_s']:8.1f} s  "
-                    f"cpu {result['cpu_s']:8.1f} s")
+                    f"cpu {result['cpu_s'] if result['cpu_s'] is not None else 'n/a':>8} s")
             else:
                 log(f"{mode:<4}  {name:<40}  FAILED: {result['error']}")
                 failures.append((name, mode, result["error"]))

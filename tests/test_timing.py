@@ -116,3 +116,16 @@ def test_teaching_guide_quotes_the_committed_timings():
     assert found.group(1) == expected, (
         "docs/teaching.md is out of date: paste the output of "
         "`python -m lmlib.timing --markdown` between the timing table markers")
+
+
+def test_without_the_resource_module_cpu_time_is_not_available(monkeypatch):
+    """On Windows there is no ``resource`` module: the CPU time is None, shown as n/a."""
+    import sys
+
+    from lmlib import timing
+
+    monkeypatch.setitem(sys.modules, "resource", None)  # makes `import resource` fail
+    assert timing._children_cpu_seconds() is None
+    data = {"machines": {}, "notebooks": {"a.ipynb": {"fast": {
+        "wall_s": 4.0, "cpu_s": None, "ok": True, "error": ""}}}}
+    assert "| a.ipynb | 4 | n/a |  |  |" in render_markdown(data)
