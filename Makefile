@@ -30,7 +30,7 @@ test: setup
 bench: setup
 	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
 
-# Run every chapter and solutions notebook in fast and full mode (full: about 25 minutes on
+# Run every chapter and solutions notebook in fast and full mode (full: about 20 minutes on
 # one free core); records wall and CPU seconds in docs/notebook_times.json, prints the table.
 times: setup
 	$(PY) -m lmlib.timing --mode both
