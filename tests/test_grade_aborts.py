@@ -26,6 +26,8 @@ def test_a_dead_kernel_or_a_hanging_cell_fails_only_that_student(tmp_path, capsy
     subs = tmp_path / "submissions"
     _write(subs / "crash" / "ex.ipynb", _check("first", "assert True"),
            new_code_cell("import os\nos._exit(3)"), _check("second", "assert True"))
+    _write(subs / "crash_in_check" / "ex.ipynb", _check("first", "import os\nos._exit(3)"),
+           _check("second", "assert True"))
     _write(subs / "slow" / "ex.ipynb", _check("first", "import time\ntime.sleep(120)"),
            _check("second", "assert True"))
     out = tmp_path / "grades.csv"
@@ -39,6 +41,11 @@ def test_a_dead_kernel_or_a_hanging_cell_fails_only_that_student(tmp_path, capsy
     # the check after the crash never ran: it must fail, not pass
     assert rows[("crash", "second")][0] == "FAIL"
     assert rows[("crash", "second")][1].startswith("not run: the kernel died in cell 1")
+    # a check that kills the kernel fails (it printed no error: it must not pass)
+    assert rows[("crash_in_check", "first")] == (
+        "FAIL", "the kernel died in this check (the code exited or ran out of memory)")
+    assert rows[("crash_in_check", "second")] == (
+        "FAIL", "not run: the kernel died in cell 0 (the code exited or ran out of memory)")
     # the hanging check is interrupted and fails; the next check still runs
     assert rows[("slow", "first")] == (
         "FAIL", "timed out: the cell ran longer than 3 s and was interrupted")

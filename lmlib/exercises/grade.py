@@ -37,7 +37,8 @@ def _error_of(cell) -> str | None:
 
 
 ABORTED = "lmlib_aborted"
-"""Key of the executed notebook's metadata that says why execution stopped early, if it did."""
+"""Key of the executed notebook's metadata set when the kernel died: ``{"cell": index of the
+cell that was running, "reason": text}``."""
 
 
 def execute(path, timeout: int = 600, fast: bool = True):
@@ -46,8 +47,8 @@ def execute(path, timeout: int = 600, fast: bool = True):
     A cell that runs longer than ``timeout`` seconds is interrupted (it fails with
     ``KeyboardInterrupt``) and the next cells still run. If the kernel dies (the student's
     code exited or ran out of memory), the cells after it are left unexecuted and
-    ``nb.metadata[ABORTED]`` says why. Returns the executed notebook. Raises ``ValueError``
-    for a file that is not a notebook."""
+    ``nb.metadata[ABORTED]`` says in which cell it died. Returns the executed notebook.
+    Raises ``ValueError`` for a file that is not a notebook."""
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -58,18 +59,21 @@ def execute(path, timeout: int = 600, fast: bool = True):
         raise
     except Exception as err:  # invalid JSON or not a notebook
         raise ValueError(f"{path} is not a readable notebook: {err}") from err
+    running = [None]  # index of the code cell sent to the kernel last
+
+    def note_cell(cell, cell_index):
+        running[0] = cell_index
+
     old = os.environ.get("LMLIB_FAST")
     os.environ["LMLIB_FAST"] = "1" if fast else "0"
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                interrupt_on_timeout=True,
+                                interrupt_on_timeout=True, on_cell_execute=note_cell,
                                 resources={"metadata": {"path": str(path.parent.resolve())}})
         client.execute()
     except DeadKernelError:
-        ran = [i for i, c in enumerate(nb.cells)
-               if c.cell_type == "code" and c.get("execution_count") is not None]
-        where = f"in cell {ran[-1]}" if ran else "before the first cell"
-        nb.metadata[ABORTED] = f"the kernel died {where} (the code exited or ran out of memory)"
+        nb.metadata[ABORTED] = {"cell": running[0] if running[0] is not None else -1,
+                                "reason": "the code exited or ran out of memory"}
     finally:
         if old is None:
             os.environ.pop("LMLIB_FAST", None)
@@ -82,15 +86,19 @@ def grade_notebook(path, timeout: int = 600, fast: bool = True) -> list[Exercise
     """One result per check cell of the notebook at ``path``, in order.
 
     A check passes only if it ran without an error: a check that never ran (the kernel died
-    before it) fails with ``not run: ...``, one interrupted after ``timeout`` seconds fails
-    with ``timed out: ...``."""
+    before it) fails with ``not run: ...``, the check in which the kernel died fails too,
+    and one interrupted after ``timeout`` seconds fails with ``timed out: ...``."""
     nb = execute(path, timeout=timeout, fast=fast)
-    aborted = nb.metadata.get(ABORTED, "execution stopped before it")
+    died = nb.metadata.get(ABORTED)
     results = []
     for index, cell in enumerate(nb.cells):
         if is_check_cell(cell):
-            if cell.get("execution_count") is None:
-                error = f"not run: {aborted}"
+            if died and index == died["cell"]:
+                error = f"the kernel died in this check ({died['reason']})"
+            elif died and index > died["cell"]:
+                error = f"not run: the kernel died in cell {died['cell']} ({died['reason']})"
+            elif cell.get("execution_count") is None:
+                error = "not run"
             else:
                 error = _error_of(cell)
                 if error is not None and error.startswith("KeyboardInterrupt"):
