@@ -36,7 +36,8 @@
 #
 # **Prerequisites:** chapter 03 (RNN, BPTT, truncated BPTT, clipping).
 #
-# **Time:** about 3 minutes on a laptop CPU in full mode (most of it training the names LSTM); the
+# **Time:** about 1–2 minutes on a laptop CPU in full mode (1.2 min measured with `make times` on one core of a 2-core server;
+# most of it training the names LSTM); the
 # Shakespeare LSTM is loaded, not trained (training it takes about 5 minutes of CPU on one
 # thread: `python -m lmlib.bench.lstm`).
 

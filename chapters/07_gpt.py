@@ -27,8 +27,8 @@
 #
 # **Prerequisites:** chapters 05 (attention) and 06 (the Transformer block).
 #
-# **Time on a laptop CPU:** about 4 minutes (measured 4.1 min on one core of a 2-core
-# machine; most of it in the training runs of sections 2 and 3).
+# **Time on a laptop CPU:** about 4 minutes (4.0 min measured with `make times` on one core of a 2-core server; most of it in
+# the training runs of sections 2 and 3).
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.

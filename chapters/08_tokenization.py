@@ -36,8 +36,9 @@
 #    **nats per character**.
 #
 # **Prerequisites:** chapter 00 (tokens, cross-entropy), chapter 07 (the GPT and its
-# training loop). **Time on a laptop CPU:** under a minute in fast mode, about 8 minutes in
-# full mode (almost all of it training the two GPTs of section 6, about 3 minutes each).
+# training loop). **Time on a laptop CPU:** under a minute in fast mode, about 5 minutes in
+# full mode (5.2 min measured with `make times` on one core of a 2-core server; almost all of it training the two
+# GPTs of section 6).
 #
 # The library versions: `lmlib.tokenizers.BPETokenizer` and `lmlib.tokenizers.CharTokenizer`.
 
