@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmlib.scratch.optim import check_grads
+
 __all__ = ["gradcheck", "assert_gradcheck", "GradcheckError", "relative_error",
            "numerical_gradient"]
 
@@ -79,15 +81,8 @@ def _validate(params, grads) -> None:
     if not isinstance(params, dict) or not params:
         raise TypeError(f"params must be a non-empty dict name -> array, got "
                         f"{type(params).__name__}")
-    if not isinstance(grads, dict):
-        raise TypeError(f"grads must be a dict name -> array, got {type(grads).__name__}")
+    check_grads(params, grads)
     for name, p in params.items():
-        if name not in grads:
-            raise ValueError(f"grads is missing parameter {name!r} (shape "
-                             f"{np.shape(p)}); grads has {sorted(grads)}")
-        if np.shape(grads[name]) != np.shape(p):
-            raise ValueError(f"grads[{name!r}] has shape {np.shape(grads[name])}, but "
-                             f"params[{name!r}] has shape {np.shape(p)}")
         if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
             raise TypeError(f"params[{name!r}] must be a floating NumPy array, updated in "
                             f"place, got {type(p).__name__} {getattr(p, 'dtype', '')}")

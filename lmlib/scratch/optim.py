@@ -20,16 +20,18 @@ import numpy as np
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "clip_grad_norm"]
 
 
-def _check_grads(params: dict, grads) -> None:
+def check_grads(params: dict, grads) -> None:
+    """``grads`` must hold an array of each parameter's shape under each name of ``params``
+    (a ``TypeError``/``ValueError`` naming the key and the shapes otherwise)."""
     if not isinstance(grads, dict):
         raise TypeError(f"grads must be a dict name -> array, got {type(grads).__name__}")
     for name, p in params.items():
         if name not in grads:
-            raise ValueError(f"grads is missing parameter {name!r} (shape {p.shape}); "
+            raise ValueError(f"grads is missing parameter {name!r} (shape {np.shape(p)}); "
                              f"grads has {sorted(grads)}")
-        if np.shape(grads[name]) != p.shape:
+        if np.shape(grads[name]) != np.shape(p):
             raise ValueError(f"grads[{name!r}] has shape {np.shape(grads[name])}, but "
-                             f"params[{name!r}] has shape {p.shape}")
+                             f"params[{name!r}] has shape {np.shape(p)}")
     extra = sorted(set(grads) - set(params))
     if extra:
         raise ValueError(f"grads has entries {extra} that are not in params {sorted(params)}")
@@ -71,7 +73,7 @@ class Optimizer:
         self.t = 0  # number of steps taken
 
     def step(self, grads: dict) -> None:
-        _check_grads(self.params, grads)
+        check_grads(self.params, grads)
         self.t += 1
         for name, p in self.params.items():
             self._update(name, p, np.asarray(grads[name], dtype=p.dtype))
