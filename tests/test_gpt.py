@@ -282,3 +282,27 @@ def test_load_pretrained_by_name():
     out = model.generate(torch.as_tensor(tok.encode("ROMEO:"))[None], 20,
                          generator=torch.Generator().manual_seed(0))
     assert tok.decode(out[0]).startswith("ROMEO:")
+
+
+def test_causal_false_is_an_encoder():
+    """causal=False drops the mask: position 0 then depends on the last token; both
+    attention paths agree; a KV cache is refused; a non-bool is a ValueError."""
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, causal=False)
+    torch.manual_seed(0)
+    enc = GPT(cfg).eval()
+    dec = GPT(GPTConfig(11, 8, 2, 2, 16)).eval()
+    dec.load_state_dict(enc.state_dict())
+    x = torch.randint(0, 11, (2, 8), generator=torch.Generator().manual_seed(1))
+    x2 = x.clone()
+    x2[:, -1] = (x2[:, -1] + 1) % 11
+    with torch.no_grad():
+        fused, _ = enc(x)
+        explicit, _, att = enc(x, return_attention=True)
+        torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-5)
+        assert torch.all(att.triu(1).sum((-1, -2)) > 0)  # weights above the diagonal
+        assert not torch.allclose(enc(x2)[0][:, 0], fused[:, 0])  # the future leaks
+        torch.testing.assert_close(dec(x2)[0][:, :-1], dec(x)[0][:, :-1])  # not here
+    with pytest.raises(ValueError, match="causal"):
+        enc(x, use_cache=True)
+    with pytest.raises(ValueError, match="causal"):
+        GPTConfig(11, 8, 2, 2, 16, causal=1)
