@@ -117,7 +117,7 @@ assert torch.allclose(att.sum(-1), torch.ones(())) and torch.all(att.triu(1) == 
 
 # %% [markdown]
 # A fresh model predicts every character about equally, so its loss is close to
-# $\ln 65 = 4.17$:
+# $\ln 65 = 4.174$:
 
 # %%
 with torch.no_grad():
@@ -206,8 +206,8 @@ plt.show()
 
 # %% [markdown]
 # Now train. The recipe is nanoGPT's "baby GPT" for a CPU (4 layers, 4 heads, 128
-# dimensions, context 64, batch 12, 2000 steps, lr 1e-3, no dropout); nanoGPT's README
-# says of it "~3 minutes" and "1.88" (its own estimate on random val windows).
+# dimensions, context 64, batch 12, 2000 steps, lr 1e-3, no dropout). Of this recipe
+# nanoGPT's README says "~3 minutes" and "1.88" (nanoGPT README: its estimate on random val windows).
 #
 # `train()` is the short form; here we hold the `Trainer` itself and run it one evaluation
 # interval at a time (`stop_at`), so that after every evaluation the model writes a few
@@ -273,12 +273,15 @@ if not lmlib.FAST:
     assert baby_val_nonoverlap > baby_val + 0.01  # less context, higher loss
 
 # %% [markdown]
-# How does that compare with nanoGPT itself? Run side by side on one 2-core machine (one
-# run each, one evaluator over the whole val split; measured for this course), nanoGPT's own
-# `train.py` and `python -m lmlib.train --preset nanogpt-cpu` took 133.7 s and 137.1 s of
-# wall time and reached 1.8983 and 1.8970 in non-overlapping windows, 1.8736 and 1.8714
-# sliding by half a window (source: that side-by-side run, same recipe, same machine): the
-# two trainers are equal in speed and quality. Your numbers above differ a little from
+# How does that compare with nanoGPT itself? This course ran nanoGPT's own `train.py` and
+# `python -m lmlib.train --preset nanogpt-cpu` side by side, one run each on one 2-core
+# machine, scored by one evaluator over the whole val split:
+#
+# - wall time: nanoGPT 133.7 s, lmlib 137.1 s (measured for this course, side-by-side run);
+# - non-overlapping windows: nanoGPT 1.8983, lmlib 1.8970 (measured for this course, side-by-side run);
+# - windows sliding by half a window: nanoGPT 1.8736, lmlib 1.8714 (measured for this course, side-by-side run).
+#
+# The two trainers are equal in speed and quality. Your numbers above differ a little from
 # both (another run of the same recipe, with samples drawn in between).
 
 # %% [markdown]
@@ -427,10 +430,12 @@ if have_gpt:
 # LSTM of chapter 04 is ahead of the GPT by a small margin; the cells print each number and
 # the full-mode asserts check each of these orderings.
 #
-# At equal CPU time on this text the LSTM was ahead as well: after 4 minutes of one
-# thread, a 4-layer, 128-dimension GPT reached 1.827 on the whole val split, a 1 × 384 LSTM
-# 1.522 on 10 random val batches (measured for this course, one run each; two protocols,
-# so read only the direction). Two reasons are plausible:
+# At equal CPU time on this text the LSTM was ahead as well. After 4 minutes of one thread:
+#
+# - a 4-layer, 128-dimension GPT: 1.827 on the whole val split (measured for this course, one run);
+# - a 1 × 384 LSTM: 1.522 on 10 random val batches (measured for this course, one run).
+#
+# The protocols differ, so read only the direction. Two reasons are plausible:
 #
 # - **inductive bias**: an LSTM reads text in order and carries a state, which suits
 #   characters; a Transformer has to *learn* from data that nearby characters matter most
@@ -608,9 +613,9 @@ if have_gpt:
 # train loss sits far below it: the model fits its training text better than it
 # generalises, so more steps of the same recipe would mostly widen that gap. The levers the
 # evidence points to are **data and regularisation** (more text, dropout, weight decay),
-# **context** and **size**, not steps alone. nanoGPT's GPU run, which reaches 1.4697 on this
-# split (nanoGPT README, shakespeare_char config, its own protocol: random windows, context
-# 0 to 255, so compare it with non-overlapping numbers), differs from the shipped GPT in
+# **context** and **size**, not steps alone. nanoGPT's GPU run (shakespeare_char config)
+# reaches 1.4697 on this split (nanoGPT README; its protocol: random windows, context 0 to 255),
+# so compare it with non-overlapping numbers. It differs from the shipped GPT in
 # all of them at once: dropout 0.2, context 256, 13x the parameters (printed above), and
 # 5,000 steps of 64 × 256 characters on a GPU (nanoGPT README). Which of these matters at
 # CPU scale is an experiment the course's compute curve will measure (future work): this
