@@ -350,8 +350,8 @@ assert np.abs(post_zero - x).max() > 0.5        # renormalised at every block
 # the norm to the start of each branch (pre-LN) and added one final LayerNorm (`ln_f`),
 # leaving a clean identity path from the embeddings to the output. The GPT-2 paper states
 # the change without giving a reason; it only likens it to a pre-activation residual
-# network (Radford et al., 2019, *Language Models are Unsupervised Multitask Learners*,
-# section 2.3). A later analysis
+# network (Radford et al., 2019, section 2.3, *Language Models are Unsupervised Multitask
+# Learners*). A later analysis
 # explains why it helps (Xiong et al., 2020, *On Layer Normalization in the Transformer
 # Architecture*): in post-LN the residual stream itself passes through a LayerNorm in every
 # block, the gradients at initialisation are large near the output, and post-LN models need

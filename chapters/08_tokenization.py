@@ -455,7 +455,7 @@ print(GPT2_PATTERN)
 print(re.findall(GPT2_PATTERN, "Hello world's 123 numbers!!  We'll see.\nCafé 日本"))
 
 # %% [markdown]
-# **GPT-4's pattern.** OpenAI's later tokenizer (`cl100k_base`, used by GPT-3.5 and GPT-4,
+# **GPT-4's pattern.** OpenAI's later tokenizer (`cl100k_base`, used by GPT-4 and
 # published in the `tiktoken` library) changed the pattern in a few places:
 #
 # - contractions are matched in any case (`'LL` as well as `'ll`), where GPT-2's pattern
