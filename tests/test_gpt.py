@@ -306,3 +306,24 @@ def test_causal_false_is_an_encoder():
         enc(x, use_cache=True)
     with pytest.raises(ValueError, match="causal"):
         GPTConfig(11, 8, 2, 2, 16, causal=1)
+
+
+def test_from_hf_gpt2_equals_hugging_face_gpt2lmheadmodel():
+    """Hugging Face's own GPT2LMHeadModel (random weights from a small GPT2Config) and
+    GPT.from_hf_gpt2 of its state dict give the same logits (transformers is only needed
+    by this test; it is skipped where the package is missing)."""
+    transformers = pytest.importorskip("transformers")
+    hf_config = transformers.GPT2Config(vocab_size=37, n_positions=16, n_embd=32, n_layer=3,
+                                        n_head=4, resid_pdrop=0.0, embd_pdrop=0.0,
+                                        attn_pdrop=0.0, activation_function="gelu_new")
+    torch.manual_seed(0)
+    hf = transformers.GPT2LMHeadModel(hf_config).eval()
+    with torch.no_grad():  # move the biases and LayerNorms off their initial 0 / 1
+        for p in hf.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    ours = GPT.from_hf_gpt2(hf.state_dict(), GPTConfig(37, 16, 3, 4, 32)).eval()
+    ids = torch.randint(0, 37, (2, 16), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        theirs = hf(ids).logits
+        mine = ours(ids)[0]
+    torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-5)
