@@ -92,16 +92,20 @@ def run() -> list[Measurement]:
                  "< KN" if order >= 5 else "")
 
     ntok, words_train, words_dev, words_test = names()
-    s_train = names_stream(words_train, ntok)
+
+    def names_lm(order, smoothing, **kwargs):  # counted on names padded as they are scored
+        stream = names_stream(words_train, ntok, pad=order - 1)
+        return NGramLM(order, smoothing, **kwargs).fit(stream, ntok.vocab_size)
+
     for smoothing, kwargs in [("add-k", dict(k=1.0)), ("kneser-ney", {})]:
-        lm = NGramLM(2, smoothing, **kwargs).fit(s_train, ntok.vocab_size)
+        lm = names_lm(2, smoothing, **kwargs)
         label = "add-1" if smoothing == "add-k" else "KN"
         for split, words in (("dev", words_dev), ("test", words_test)):
-            out.append(Measurement(f"names {split} bigram {label}",
-                                   lm.cross_entropy(names_stream(words, ntok)), "nats/char",
-                                   "~2.45"))
+            out.append(Measurement(f"names {split} bigram {label}", score(lm, (words, ntok)),
+                                   "nats/char", "~2.45"))
     for order in (3, 4, 5):
-        lm = NGramLM(order, "modified-kneser-ney").fit(s_train, ntok.vocab_size)
-        out.append(Measurement(f"names dev {order}-gram modified KN",
-                               lm.cross_entropy(names_stream(words_dev, ntok)), "nats/char"))
+        lm = names_lm(order, "modified-kneser-ney")
+        for split, words in (("dev", words_dev), ("test", words_test)):
+            out.append(Measurement(f"names {split} {order}-gram modified KN",
+                                   score(lm, (words, ntok)), "nats/char"))
     return out
