@@ -250,16 +250,16 @@ if not lmlib.FAST:
 # ```
 #
 # It loads instantly, with its tokenizer: `lmlib.load_pretrained("shakespeare-gpt")`.
-# (`lmlib.models.gpt.load_pretrained()` gives the model and the metadata stored with it.)
+# (`lmlib.load_checkpoint(ASSET)` gives the model and the metadata stored with it.)
 
 # %%
-from lmlib.models.gpt import ASSET, load_pretrained
+from lmlib.models.gpt import ASSET
 
 have_gpt = ASSET.is_file()
 if have_gpt:
     gpt, gpt_tok = lmlib.load_pretrained("shakespeare-gpt")
     assert gpt_tok.itos == tok.itos  # the same 65 characters
-    _, gpt_extra = load_pretrained()
+    _, gpt_extra = lmlib.load_checkpoint(ASSET)
     print(f"shipped GPT: {gpt.config}")
     print(f"{gpt.num_params():,} parameters, {ASSET.stat().st_size / 1e6:.1f} MB on disk; "
           f"trained {gpt_extra['step']} steps")
@@ -381,7 +381,7 @@ if have_ngram:
                                         unseen=float(np.nanmean(kn_losses[unseen])))
 
 if have_lstm:
-    lstm, lstm_extra = lstm_module.load_pretrained()
+    lstm, lstm_extra = lmlib.load_checkpoint(lstm_module.ASSET)
     with torch.no_grad():  # read the val text in order, carrying the state (no windows)
         ids_t = torch.as_tensor(val_part)[None]
         logits, _ = lstm.run(ids_t[:, :-1])

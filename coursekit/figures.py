@@ -75,9 +75,10 @@ def _attention_lm(train, val, V) -> float:
 
 
 def _lstm(train, val, V) -> float:
-    from lmlib.models.lstm import load_pretrained, stream_loss
+    from lmlib.models.lstm import stream_loss
+    from lmlib.pretrained import load_pretrained
 
-    return stream_loss(load_pretrained()[0], val)
+    return stream_loss(load_pretrained("shakespeare-lstm")[0], val)
 
 
 def _gpt(train, val, V) -> float:
@@ -88,9 +89,9 @@ def _gpt(train, val, V) -> float:
 
 def _gpt_label() -> str:
     """The shipped GPT's shape, read from its checkpoint (it may be retrained)."""
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    c = load_pretrained()[0].config
+    c = load_pretrained("shakespeare-gpt")[0].config
     return f"GPT {c.n_layer} layers × {c.n_head} heads × {c.n_embd} (shipped)"
 
 
@@ -117,7 +118,7 @@ MODELS = {
                   "lmlib.models.attention_lm.evaluate(AttentionLM.load_pretrained(), val), as "
                   "coursekit.bench.attention (ch05)", _attention_lm),
     "lstm": ("LSTM 1 × 384 (shipped)", "recurrent",
-             "lmlib.models.lstm.stream_loss(load_pretrained()[0], val): val read as one "
+             "lmlib.models.lstm.stream_loss(load_pretrained('shakespeare-lstm')[0], val): val read as one "
              "stream, as coursekit.bench.lstm (ch04)", _lstm),
     "gpt": (_gpt_label, "transformer", "coursekit.bench.gpt.shipped_val(): windows of the block "
             "size sliding by half a block (ch07)", _gpt),

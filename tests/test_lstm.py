@@ -266,19 +266,21 @@ def test_lstmlm_bad_input():
 
 def test_shipped_checkpoint_loads_and_predicts_shakespeare():
     from lmlib.data import shakespeare
-    from lmlib.models.lstm import ASSET, load_pretrained, stream_loss
+    from lmlib.models.lstm import ASSET, LSTMLM, stream_loss
+    from lmlib.pretrained import load_pretrained
 
     assert ASSET.stat().st_size <= 5 * 1024 * 1024
-    model, extra = load_pretrained()
+    model, stok = load_pretrained("shakespeare-lstm")
     tok, _, val = shakespeare()
-    assert extra["itos"] == tok.itos
+    assert isinstance(model, LSTMLM) and not model.training
+    assert stok.itos == tok.itos
     loss = stream_loss(model, val[:5000])
     assert loss < 1.75, f"the shipped LSTM scores {loss:.3f} nats/char on the start of val"
 
 
 def test_lstmlm_from_config_and_generic_checkpoint_loading(tmp_path):
+    from lmlib.checkpoint import load_checkpoint, save_checkpoint
     from lmlib.models import LSTMLM, LSTMConfig
-    from lmlib.train import load_checkpoint, save_checkpoint
 
     torch.manual_seed(0)
     model = LSTMLM(LSTMConfig(vocab_size=11, n_embd=6, hidden_size=8, n_layers=2))

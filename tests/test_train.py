@@ -10,17 +10,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.checkpoint import load_checkpoint, load_state_dict_file, save_checkpoint, state_path
 from lmlib.models.gpt import GPT, GPTConfig
 from lmlib.train import (
     TrainConfig,
     estimate_loss,
     evaluate,
-    load_checkpoint,
-    load_state_dict_file,
     lr_at,
     make_optimizer,
-    save_checkpoint,
-    state_path,
     token_losses,
     train,
 )
@@ -131,18 +128,18 @@ def test_checkpoint_for_a_model_without_config(tmp_path):
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
-    import safetensors.torch
-
     path = tmp_path / "m.safetensors"
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     save_checkpoint(tiny_gpt(seed=1), path)
+    assert synced, "the checkpoint writer must fsync the temp file before os.replace"
     before = path.read_bytes()
 
-    def broken_save(tensors, filename, metadata=None):
-        with open(filename, "wb") as f:
-            f.write(b"half a file")
+    def broken_fsync(fd):  # the bytes were written, but the disk fails to keep them
         raise OSError("disk full")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", broken_save)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(tiny_gpt(seed=2), path)
     assert path.read_bytes() == before

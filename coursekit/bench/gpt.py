@@ -41,9 +41,10 @@ def _train_preset(preset: str, time_limit: float | None = None) -> tuple[float, 
     """Train a preset from scratch in a temp folder: (val loss on the whole split, wall s, steps)."""
     import torch
 
+    from lmlib.checkpoint import load_checkpoint
     from lmlib.data import shakespeare
     from lmlib.models.gpt import GPT, GPTConfig
-    from lmlib.train import PRESETS, TrainConfig, evaluate, load_checkpoint, train
+    from lmlib.train import PRESETS, TrainConfig, evaluate, train
 
     tok, train_ids, val_ids = shakespeare()
     spec = PRESETS[preset]
@@ -63,11 +64,12 @@ def _train_preset(preset: str, time_limit: float | None = None) -> tuple[float, 
 def shipped_val() -> tuple[float, int]:
     """(val loss of the shipped GPT on the whole val split, its size in bytes)."""
     from lmlib.data import shakespeare
-    from lmlib.models.gpt import ASSET, load_pretrained
+    from lmlib.models.gpt import ASSET
+    from lmlib.pretrained import load_pretrained
     from lmlib.train import evaluate
 
     _, _, val_ids = shakespeare()
-    model, _ = load_pretrained()
+    model, _ = load_pretrained("shakespeare-gpt")
     block = model.config.block_size
     return evaluate(model, val_ids, block, stride=block // 2), ASSET.stat().st_size
 
@@ -77,11 +79,11 @@ def numpy_forward() -> tuple[float, float, float]:
     import torch
 
     from lmlib.data import shakespeare
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
     from lmlib.scratch.gpt import gpt_forward, params_from_torch
 
     _, _, val_ids = shakespeare()
-    model, _ = load_pretrained()
+    model, _ = load_pretrained("shakespeare-gpt")
     ids = val_ids[:model.config.block_size]
     params = params_from_torch(model)
     with torch.no_grad():

@@ -51,9 +51,10 @@ def train_shakespeare(checkpoint=None, log=None, progress: bool = False, **overr
     finished run is not trained again: its history (and training seconds) come back as saved."""
     import torch
 
+    from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import shakespeare
     from lmlib.models.lstm import LSTMLM, stream_loss
-    from lmlib.train import evaluate, load_state_dict_file, train
+    from lmlib.train import evaluate, train
 
     checkpoint = Path(checkpoint or _BUILD / "lstm_shakespeare.safetensors")
     tok, train_ids, val_ids = shakespeare()
@@ -80,7 +81,7 @@ def _saved_step(checkpoint) -> int:
     """The step of the training state saved next to ``checkpoint`` (0 when there is none)."""
     from safetensors import safe_open
 
-    from lmlib.train import state_path
+    from lmlib.checkpoint import state_path
 
     path = state_path(checkpoint)
     if not path.is_file():
@@ -94,9 +95,10 @@ def train_names(checkpoint=None, progress: bool = False, log=None, **overrides) 
     and score the best model on dev and test, name by name."""
     import torch
 
+    from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import names
     from lmlib.models.lstm import LSTMLM
-    from lmlib.train import load_state_dict_file, train
+    from lmlib.train import train
 
     checkpoint = Path(checkpoint or _BUILD / "lstm_names.safetensors")
     tok, tr_ids, dev_ids, _ = names_streams()
