@@ -63,7 +63,9 @@ import torch
 
 from lmlib.data import shakespeare
 from lmlib.models import GPT, GPTConfig
-from lmlib.train import TrainConfig, evaluate, load_checkpoint, lr_at, token_losses, train
+from lmlib.checkpoint import load_checkpoint
+from lmlib.scoring import score, token_losses
+from lmlib.train import TrainConfig, lr_at, train
 
 tok, train_ids, val_ids = shakespeare()
 print(f"vocabulary {tok.vocab_size}, train {len(train_ids):,} chars, val {len(val_ids):,} chars")
@@ -182,7 +184,7 @@ print(f"{steps} steps in {seconds:.0f} s, {np.median(history.tokens_per_s):,.0f}
 # %%
 best, extra = load_checkpoint(runs / "ch07_baby_gpt.safetensors")
 val_part = val_ids if not lmlib.FAST else val_ids[:5000]
-baby_val = evaluate(best, val_part, block_size=64, stride=32)
+baby_val = score(best, val_part)
 print(f"the best checkpoint (step {extra['step']}): val loss {baby_val:.4f} on "
       f"{len(val_part):,} characters")
 if not lmlib.FAST:
@@ -280,8 +282,7 @@ if have_gpt:
 
 # %%
 if have_gpt:
-    gpt_losses = token_losses(gpt, val_part, block_size=gpt.config.block_size,
-                              stride=gpt.config.block_size // 2)
+    gpt_losses = token_losses(gpt, val_part)
     gpt_val = float(gpt_losses.mean())
     print(f"shipped GPT: val loss {gpt_val:.4f} nats/char on {len(val_part):,} characters")
     if not lmlib.FAST:

@@ -75,10 +75,10 @@ def _attention_lm(train, val, V) -> float:
 
 
 def _lstm(train, val, V) -> float:
-    from lmlib.models.lstm import stream_loss
     from lmlib.pretrained import load_pretrained
+    from lmlib.scoring import score
 
-    return stream_loss(load_pretrained("shakespeare-lstm")[0], val)
+    return score(load_pretrained("shakespeare-lstm")[0], val)
 
 
 def _gpt(train, val, V) -> float:
@@ -118,7 +118,7 @@ MODELS = {
                   "lmlib.models.attention_lm.evaluate(AttentionLM.load_pretrained(), val), as "
                   "coursekit.bench.attention (ch05)", _attention_lm),
     "lstm": ("LSTM 1 × 384 (shipped)", "recurrent",
-             "lmlib.models.lstm.stream_loss(load_pretrained('shakespeare-lstm')[0], val): val read as one "
+             "lmlib.scoring.score(load_pretrained('shakespeare-lstm')[0], val): val read as one "
              "stream, as coursekit.bench.lstm (ch04)", _lstm),
     "gpt": (_gpt_label, "transformer", "coursekit.bench.gpt.shipped_val(): windows of the block "
             "size sliding by half a block (ch07)", _gpt),

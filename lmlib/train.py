@@ -57,7 +57,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from lmlib.checkpoint import (
     _model_config,
@@ -71,7 +70,7 @@ from lmlib.checkpoint import (
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
            "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
-           "estimate_loss", "evaluate", "token_losses", "PRESETS"]
+           "estimate_loss", "PRESETS"]
 
 
 # --------------------------------------------------------------------------------------
@@ -254,86 +253,6 @@ def estimate_loss(model: nn.Module, batches: list, device=None) -> float:
         losses.append(float(model(x, y)[1]))
     model.train(was_training)
     return float(np.mean(losses))
-
-
-@torch.no_grad()
-def token_losses(model: nn.Module, ids, block_size: int, batch_size: int = 32,
-                 stride: int | None = None) -> np.ndarray:
-    """The loss (negative log-probability, nats) of every token ``ids[1:]`` given the tokens
-    before it, read through windows of ``block_size`` tokens. Returns shape
-    ``(len(ids) - 1,)``; entry ``t`` scores ``ids[t + 1]``.
-
-    ``stride=None`` cuts ``ids`` into consecutive windows, each starting with an empty
-    context. A smaller ``stride`` slides the window by ``stride`` tokens and scores only the
-    ``stride`` newest positions of each window, so that (after the first window) every token
-    sees at least ``block_size - stride`` tokens of context, at ``block_size / stride`` times
-    the cost.
-    """
-    ids = _check_ids(ids, "ids", 2)
-    for name, value in (("block_size", block_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    stride = block_size if stride is None else stride
-    if isinstance(stride, bool) or not isinstance(stride, int) or not 1 <= stride <= block_size:
-        raise ValueError(f"stride must be an int in [1, block_size={block_size}], got {stride!r}")
-    device = next(model.parameters()).device
-    n = len(ids) - 1
-    windows = []  # (start, length, first scored offset in the window)
-    start, scored = 0, 0
-    while scored < n:
-        length = min(block_size, n - start)
-        windows.append((start, length, scored - start))
-        scored = start + length
-        start += stride
-    out = np.full(n, np.nan)
-    was_training = model.training
-    model.eval()
-    for i in range(0, len(windows), batch_size):
-        chunk = windows[i:i + batch_size]
-        for length in sorted({ln for _, ln, _ in chunk}):  # the last window may be shorter
-            group = [(s, f) for s, ln, f in chunk if ln == length]
-            offsets = np.array([s for s, _ in group])[:, None] + np.arange(length)
-            x = torch.as_tensor(ids[offsets], device=device)
-            y = torch.as_tensor(ids[offsets + 1], device=device)
-            logits = model(x)[0].float()
-            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
-                                  reduction="none").reshape(len(group), length).cpu().numpy()
-            for row, (s, first) in enumerate(group):
-                out[s + first:s + length] = nll[row, first:]
-    model.train(was_training)
-    return out
-
-
-def evaluate(model: nn.Module, ids, block_size: int, batch_size: int = 32,
-             stride: int | None = None) -> float:
-    """Mean loss per token over a WHOLE split (e.g. all of val): the mean of
-    :func:`token_losses`, every token predicted exactly once. With ``stride=None`` each
-    window starts with an empty context (a little pessimistic for its first positions);
-    ``stride=block_size // 2`` gives every token at least half a window of context."""
-    return float(token_losses(model, ids, block_size, batch_size, stride).mean())
-
-
-def names_loss(model, words, tok, batch_size: int = 512) -> float:
-    """Mean loss per character of ``words`` under ``model``: each name read from an empty
-    state after a ``.``, and its closing ``.`` predicted too (makemore's measure)."""
-    total, count = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(words), batch_size):
-            chunk = words[s:s + batch_size]
-            T = max(len(w) for w in chunk) + 1
-            x = torch.zeros((len(chunk), T), dtype=torch.int64)
-            y = torch.full((len(chunk), T), -1, dtype=torch.int64)
-            for b, w in enumerate(chunk):
-                ids = torch.as_tensor(tok.encode(w))
-                x[b, 1:len(w) + 1] = ids
-                y[b, :len(w)] = ids
-                y[b, len(w)] = 0
-            logits, _ = model(x)
-            total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
-                                           ignore_index=-1, reduction="sum"))
-            count += int((y >= 0).sum())
-    return total / count
 
 
 # --------------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ LAYERS = [
     ("lmlib.tokenizers", "lmlib.ngram", "lmlib.tasks", "lmlib.scratch"),        # counting, NumPy
     ("lmlib.models",),                                                          # PyTorch twins
     ("lmlib.checkpoint", "lmlib.train", "lmlib.sampling", "lmlib.pretrained",   # using models
-     "lmlib.finetune", "lmlib.speed"),
+     "lmlib.scoring", "lmlib.finetune", "lmlib.speed"),
     ("lmlib.viz",),                                                             # widgets
 ]
 ROOT = Path(lmlib.__file__).parent

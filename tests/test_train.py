@@ -12,15 +12,8 @@ import torch.nn.functional as F
 
 from lmlib.checkpoint import load_checkpoint, load_state_dict_file, save_checkpoint, state_path
 from lmlib.models.gpt import GPT, GPTConfig
-from lmlib.train import (
-    TrainConfig,
-    estimate_loss,
-    evaluate,
-    lr_at,
-    make_optimizer,
-    token_losses,
-    train,
-)
+from lmlib.scoring import score
+from lmlib.train import TrainConfig, estimate_loss, lr_at, make_optimizer, train
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest (and fair on a shared machine)
 
@@ -216,7 +209,7 @@ def test_time_limit_stops_early(tmp_path):
 def test_evaluate_scores_every_token_once():
     model = tiny_gpt()
     ids = np.random.default_rng(0).integers(0, 11, size=50)
-    got = evaluate(model, ids, block_size=16, batch_size=2)
+    got = score(model, ids, protocol="windows", batch_size=2)
     x = torch.as_tensor(ids[:-1])
     y = torch.as_tensor(ids[1:])
     total = 0.0
@@ -224,27 +217,6 @@ def test_evaluate_scores_every_token_once():
         logits = model(x[None, s:s + 16])[0][0]
         total += F.cross_entropy(logits, y[s:s + 16], reduction="sum").item()
     assert got == pytest.approx(total / 49, rel=1e-5)
-
-
-def test_token_losses_with_a_sliding_window():
-    model = tiny_gpt().eval()
-    ids = np.random.default_rng(1).integers(0, 11, size=40)
-    got = token_losses(model, ids, block_size=16, stride=4, batch_size=3)
-    assert got.shape == (39,) and np.isfinite(got).all()
-    # brute force: each target scored in the last window that ends at or after it
-    x = torch.as_tensor(ids)
-    for t in range(39):
-        start = 0 if t < 16 else ((t - 16) // 4 + 1) * 4
-        logits = model(x[None, start:min(start + 16, 39)])[0][0]
-        want = F.cross_entropy(logits[t - start], x[t + 1]).item()
-        assert got[t] == pytest.approx(want, rel=1e-5), t
-    # stride=block_size is the plain cut into windows
-    np.testing.assert_allclose(token_losses(model, ids, 16, stride=16),
-                               token_losses(model, ids, 16))
-    with pytest.raises(ValueError, match="stride"):
-        token_losses(model, ids, 16, stride=17)
-    with pytest.raises(ValueError, match="block_size"):
-        token_losses(model, ids, 0)
 
 
 # --- errors ----------------------------------------------------------------------------

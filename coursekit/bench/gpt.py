@@ -17,7 +17,7 @@ Run it with ``OPENBLAS_NUM_THREADS=1`` (as ``make test`` does with ``OMP_NUM_THR
 shared 2-core machine NumPy's threaded BLAS makes the NumPy forward 30x slower.
 ``BENCH_GPT_ONLY=shipped`` (or ``nanogpt``, ``cpu10``, ``numpy``; comma-separated) runs a
 subset. The whole-split losses score every character once, through windows of the model's
-context sliding by half a window (``lmlib.train.evaluate(..., stride=block_size // 2)``).
+context sliding by half a window (``lmlib.scoring.score``, the course protocol).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def _train_preset(preset: str, time_limit: float | None = None) -> tuple[float, 
     from lmlib.checkpoint import load_checkpoint
     from lmlib.data import shakespeare
     from lmlib.models.gpt import GPT, GPTConfig
-    from lmlib.train import PRESETS, TrainConfig, evaluate, train
+    from lmlib.scoring import score
+    from lmlib.train import PRESETS, TrainConfig, train
 
     tok, train_ids, val_ids = shakespeare()
     spec = PRESETS[preset]
@@ -57,8 +58,7 @@ def _train_preset(preset: str, time_limit: float | None = None) -> tuple[float, 
                         progress=False, plot=False, time_limit=time_limit)
         wall = time.perf_counter() - start
         best, _ = load_checkpoint(ck)
-    block = best.config.block_size
-    return evaluate(best, val_ids, block, stride=block // 2), wall, history.final_step
+    return score(best, val_ids), wall, history.final_step
 
 
 def shipped_val() -> tuple[float, int]:
@@ -66,12 +66,11 @@ def shipped_val() -> tuple[float, int]:
     from lmlib.data import shakespeare
     from lmlib.models.gpt import ASSET
     from lmlib.pretrained import load_pretrained
-    from lmlib.train import evaluate
+    from lmlib.scoring import score
 
     _, _, val_ids = shakespeare()
     model, _ = load_pretrained("shakespeare-gpt")
-    block = model.config.block_size
-    return evaluate(model, val_ids, block, stride=block // 2), ASSET.stat().st_size
+    return score(model, val_ids), ASSET.stat().st_size
 
 
 def numpy_forward() -> tuple[float, float, float]:

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from coursekit.bench import Measurement
 from lmlib.data import names_streams
+from lmlib.scoring import score
 from lmlib.speed import lstm_speed
-from lmlib.train import PRESETS, names_loss
+from lmlib.train import PRESETS
 
 SHAKESPEARE_MODEL, SHAKESPEARE_TRAIN = (PRESETS["shakespeare-lstm"][k] for k in ("model", "train"))
 NAMES_MODEL, NAMES_TRAIN = (PRESETS["names-lstm"][k] for k in ("model", "train"))
@@ -53,8 +54,8 @@ def train_shakespeare(checkpoint=None, log=None, progress: bool = False, **overr
 
     from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import shakespeare
-    from lmlib.models.lstm import LSTMLM, stream_loss
-    from lmlib.train import evaluate, train
+    from lmlib.models.lstm import LSTMLM
+    from lmlib.train import train
 
     checkpoint = Path(checkpoint or _BUILD / "lstm_shakespeare.safetensors")
     tok, train_ids, val_ids = shakespeare()
@@ -73,8 +74,16 @@ def train_shakespeare(checkpoint=None, log=None, progress: bool = False, **overr
         times.write_text(json.dumps(dict(wall_s=wall, cpu_s=cpu)), encoding="utf-8")
     load_state_dict_file(model, checkpoint)
     return dict(history=history, wall_s=wall, cpu_s=cpu, checkpoint=checkpoint,
-                val_windows=evaluate(model, val_ids, block_size=config["block_size"]),
-                val_stream=stream_loss(model, val_ids))
+                val_windows=_window_loss(model, val_ids, config["block_size"]),
+                val_stream=score(model, val_ids))
+
+
+def _window_loss(model, ids, block_size: int) -> float:
+    """The LSTM scored as a fixed-context model would be: consecutive windows of
+    ``block_size`` tokens, each from a zero state (what the trainer's batches show it)."""
+    from lmlib.scoring import _window_losses
+
+    return float(_window_losses(model, ids, block_size, block_size, 32).mean())
 
 
 def _saved_step(checkpoint) -> int:
@@ -111,8 +120,8 @@ def train_names(checkpoint=None, progress: bool = False, log=None, **overrides) 
                     plot=False, log=log, **config)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     load_state_dict_file(model, checkpoint)
-    return dict(history=history, wall_s=wall, cpu_s=cpu, dev=names_loss(model, dev, tok),
-                test=names_loss(model, te, tok))
+    return dict(history=history, wall_s=wall, cpu_s=cpu, dev=score(model, (dev, tok)),
+                test=score(model, (te, tok)))
 
 
 def train_rnn_names(steps: int = 6000, hidden_size: int = 128, log_every: int = 0) -> dict:

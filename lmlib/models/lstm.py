@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["LSTMLM", "LSTMConfig", "ASSET", "stream_loss"]
+__all__ = ["LSTMLM", "LSTMConfig", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "lstm_shakespeare.safetensors"
 """The shipped LSTM trained on Tiny Shakespeare (see ``coursekit/bench/lstm.py``)."""
@@ -135,25 +135,3 @@ class LSTMLM(nn.Module):
             logits, state = self.run(nxt, state)
         self.train(was_training)
         return torch.cat(out, dim=1)
-
-
-@torch.no_grad()
-def stream_loss(model: LSTMLM, ids, chunk: int = 1024) -> float:
-    """Mean loss per token over one long stream ``ids`` (1-D), read in order with the state
-    carried from chunk to chunk: every token predicted once, with all the text before it as
-    context (the natural way to score a recurrent model; no window restarts)."""
-    ids = torch.as_tensor(ids, dtype=torch.int64).reshape(1, -1)
-    device = next(model.parameters()).device
-    ids = ids.to(device)
-    was_training = model.training
-    model.eval()
-    state, total, count = None, 0.0, 0
-    for s in range(0, ids.size(1) - 1, chunk):
-        x = ids[:, s:min(s + chunk, ids.size(1) - 1)]
-        y = ids[:, s + 1:s + 1 + x.size(1)]
-        logits, state = model.run(x, state)
-        total += float(F.cross_entropy(logits[0], y[0], reduction="sum"))
-        count += y.numel()
-    model.train(was_training)
-    return total / count
-
