@@ -75,22 +75,22 @@ def _attention_lm(train, val, V) -> float:
 
 
 def _lstm(train, val, V) -> float:
-    from lmlib.models.lstm import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    return score(load_pretrained()[0], val)
+    return score(load_pretrained("shakespeare-lstm")[0], val)
 
 
 def _gpt(train, val, V) -> float:
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    return score(load_pretrained()[0], val)
+    return score(load_pretrained("shakespeare-gpt")[0], val)
 
 
 def _gpt_label() -> str:
     """The shipped GPT's shape, read from its checkpoint (it may be retrained)."""
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    c = load_pretrained()[0].config
+    c = load_pretrained("shakespeare-gpt")[0].config
     return f"GPT {c.n_layer} layers × {c.n_head} heads × {c.n_embd} (shipped)"
 
 
