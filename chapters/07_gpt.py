@@ -63,8 +63,9 @@ import torch
 
 from lmlib.data import shakespeare
 from lmlib.models import GPT, GPTConfig
-from lmlib.train import (TrainConfig, Trainer, evaluate, load_checkpoint, lr_at, token_losses,
-                         train)
+from lmlib.checkpoint import load_checkpoint
+from lmlib.scoring import score, token_losses
+from lmlib.train import TrainConfig, Trainer, lr_at, train
 
 tok, train_ids, val_ids = shakespeare()
 print(f"vocabulary {tok.vocab_size}, train {len(train_ids):,} chars, val {len(val_ids):,} chars")
@@ -253,19 +254,20 @@ plt.show()
 # exactly once; a model with a fixed context (a GPT) reads windows of its context that
 # slide by half a window, scoring only the newest half, so every character has at least
 # half a window of context; a recurrent model reads the split as one stream; an n-gram
-# uses its order. `evaluate(model, ids, block_size, stride=block_size // 2)` is that
-# protocol for a GPT.
+# uses its order. `lmlib.scoring.score(model, ids)` is that protocol, for every kind of
+# model of the course.
 #
 # nanoGPT reports the mean over windows whose context runs from 0 to T−1 characters (its
 # random windows have the expectation of consecutive, non-overlapping windows): the
 # positions near the start of a window have little context, so that number is *higher* for
-# the same model. We print both, and compare with nanoGPT only under its own protocol.
+# the same model. `score(model, ids, protocol="windows")` scores that way. We print both,
+# and compare with nanoGPT only under its own protocol.
 
 # %%
 best, extra = load_checkpoint(runs / "ch07_baby_gpt.safetensors")
 val_part = val_ids if not lmlib.FAST else val_ids[:5000]
-baby_val = evaluate(best, val_part, block_size=64, stride=32)  # the course's protocol
-baby_val_nonoverlap = evaluate(best, val_part, block_size=64)  # nanoGPT's protocol
+baby_val = score(best, val_part)                                   # the course's protocol
+baby_val_nonoverlap = score(best, val_part, protocol="windows")    # nanoGPT's protocol
 print(f"the best checkpoint (step {extra['step']}), {len(val_part):,} val characters: "
       f"{baby_val:.4f} sliding by 32, {baby_val_nonoverlap:.4f} in non-overlapping windows")
 if not lmlib.FAST:
@@ -347,16 +349,16 @@ if not lmlib.FAST:
 # ```
 #
 # It loads instantly, with its tokenizer: `lmlib.load_pretrained("shakespeare-gpt")`.
-# (`lmlib.models.gpt.load_pretrained()` gives the model and the metadata stored with it.)
+# (`lmlib.load_checkpoint(ASSET)` gives the model and the metadata stored with it.)
 
 # %%
-from lmlib.models.gpt import ASSET, load_pretrained
+from lmlib.models.gpt import ASSET
 
 have_gpt = ASSET.is_file()
 if have_gpt:
     gpt, gpt_tok = lmlib.load_pretrained("shakespeare-gpt")
     assert gpt_tok.itos == tok.itos  # the same 65 characters
-    _, gpt_extra = load_pretrained()
+    _, gpt_extra = lmlib.load_checkpoint(ASSET)
     print(f"shipped GPT: {gpt.config}")
     print(f"{gpt.num_params():,} parameters, {ASSET.stat().st_size / 1e6:.1f} MB on disk; "
           f"trained {gpt_extra['step']} steps")
@@ -379,9 +381,9 @@ if have_gpt:
 # %%
 if have_gpt:
     T_gpt = gpt.config.block_size
-    gpt_losses = token_losses(gpt, val_part, block_size=T_gpt, stride=T_gpt // 2)
+    gpt_losses = token_losses(gpt, val_part)  # one loss per character, the course's protocol
     gpt_val = float(gpt_losses.mean())
-    gpt_val_nonoverlap = evaluate(gpt, val_part, block_size=T_gpt)
+    gpt_val_nonoverlap = score(gpt, val_part, protocol="windows")
     print(f"shipped GPT, {len(val_part):,} val characters: {gpt_val:.4f} sliding by "
           f"{T_gpt // 2}, {gpt_val_nonoverlap:.4f} in non-overlapping windows (nats/char)")
     if not lmlib.FAST:
@@ -421,8 +423,9 @@ if have_gpt:
 #
 # Every number in this section is computed below under the one protocol of section 2: the
 # whole val split, every character once; the GPTs through windows sliding by half their
-# context; the LSTM reading val as one stream; the n-grams from their order (their first
-# `order - 1` characters have no full context and are not scored).
+# context; the LSTM reading val as one stream; the n-grams from their order (the first few
+# characters, which have fewer before them, use the shorter context they have). All of it is
+# `lmlib.scoring`: `score` for the mean, `token_losses` for one loss per character.
 #
 # The strongest n-gram of chapter 01 is **modified Kneser–Ney**: the cells below fit the
 # 6-gram and the 7-gram in a second and print their loss and table size. The baby GPT of
@@ -479,23 +482,17 @@ if have_ngram:
 
     ngram_train = train_ids if not lmlib.FAST else train_ids[:200_000]  # fast mode: a fifth
     kn = NGramLM(6, smoothing="modified-kneser-ney").fit(ngram_train, tok.vocab_size)
-    kn_lp = kn.log_probs(val_part)                 # scores val_part[5:]
-    kn_losses = np.full(len(val_part) - 1, np.nan)
-    kn_losses[4:] = -kn_lp
-    results[NGRAM] = dict(val=float(-kn_lp.mean()), bytes=kn.nbytes,
-                          unseen=float(np.nanmean(kn_losses[unseen])),
-                          seen=float(np.nanmean(kn_losses[~unseen])))
+    kn_losses = token_losses(kn, val_part)  # each character from the 5 before it
+    results[NGRAM] = dict(val=float(kn_losses.mean()), bytes=kn.nbytes,
+                          unseen=float(kn_losses[unseen].mean()),
+                          seen=float(kn_losses[~unseen].mean()))
     kn7 = NGramLM(7, smoothing="modified-kneser-ney").fit(ngram_train, tok.vocab_size)
-    kn7_val = float(-kn7.log_probs(val_part).mean())
+    kn7_val = score(kn7, val_part)
     print(f"7-gram modified KN: val {kn7_val:.4f}, {kn7.nbytes / 1e6:.0f} MB of tables")
 
 if have_lstm:
-    lstm, lstm_extra = lstm_module.load_pretrained()
-    with torch.no_grad():  # read the val text in order, carrying the state (no windows)
-        ids_t = torch.as_tensor(val_part)[None]
-        logits, _ = lstm.run(ids_t[:, :-1])
-        lstm_losses = torch.nn.functional.cross_entropy(
-            logits[0], ids_t[0, 1:], reduction="none").numpy()
+    lstm, lstm_extra = lmlib.load_checkpoint(lstm_module.ASSET)
+    lstm_losses = token_losses(lstm, val_part)  # read in order as one stream, state carried
     results["LSTM (shipped)"] = dict(val=float(lstm_losses.mean()), bytes=4 * lstm.num_params(),
                                      unseen=float(lstm_losses[unseen].mean()),
                                      seen=float(lstm_losses[~unseen].mean()))
@@ -739,7 +736,7 @@ commands = {
         "torchrun --nproc_per_node=2 -m lmlib.train --preset shakespeare-gpt "
         "--checkpoint gpt.safetensors --set micro_batches=4",
     "measure the CPU throughput table below":
-        "python -m lmlib.bench scaling",
+        "python -m coursekit.bench scaling",
 }
 for what, cmd in commands.items():
     print(f"# {what}\n{cmd}\n")
@@ -748,13 +745,13 @@ for what, cmd in commands.items():
 # **Measured throughput** of the shipped model's configuration (preset `shakespeare-gpt`:
 # 4 layers, 4 heads, 128 dimensions, context 128, batch 16) on this course's build machine,
 # a 2-core VM that was **shared with other jobs while measuring** (so the numbers are noisy:
-# medians of 3 runs of 30 steps; measure your own with `python -m lmlib.bench scaling`):
+# medians of 3 runs of 30 steps; measure your own with `python -m coursekit.bench scaling`):
 #
 # | run (CPU, preset `shakespeare-gpt`, float32) | tokens/s | source |
 # |---|---:|---|
-# | 1 process, 1 thread | 8,850 | `python -m lmlib.bench scaling`, 2026-11-25, torch 2.13 CPU |
-# | 1 process, 2 threads | 2,664 | `python -m lmlib.bench scaling`, 2026-11-25, torch 2.13 CPU |
-# | 2 processes (torchrun, gloo), 1 thread each | 11,830 | `python -m lmlib.bench scaling`, 2026-11-25, torch 2.13 CPU |
+# | 1 process, 1 thread | 8,850 | `python -m coursekit.bench scaling`, 2026-11-25, torch 2.13 CPU |
+# | 1 process, 2 threads | 2,664 | `python -m coursekit.bench scaling`, 2026-11-25, torch 2.13 CPU |
+# | 2 processes (torchrun, gloo), 1 thread each | 11,830 | `python -m coursekit.bench scaling`, 2026-11-25, torch 2.13 CPU |
 #
 # Other jobs kept the machine's load average above 2 during that measurement: two threads of
 # one process then mostly wait for each other, which is why that row is so low; on an idle
