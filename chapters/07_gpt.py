@@ -279,9 +279,9 @@ if not lmlib.FAST:
 # `python -m lmlib.train --preset nanogpt-cpu` side by side, one run each on one 2-core
 # machine, scored by one evaluator over the whole val split:
 #
-# - wall time: nanoGPT 133.7 s, lmlib 137.1 s (measured for this course, side-by-side run);
-# - non-overlapping windows: nanoGPT 1.8983, lmlib 1.8970 (measured for this course, side-by-side run);
-# - windows sliding by half a window: nanoGPT 1.8736, lmlib 1.8714 (measured for this course, side-by-side run).
+# - wall time: nanoGPT 133.7 s, lmlib 137.1 s (source: side-by-side run for this course);
+# - non-overlapping windows: nanoGPT 1.8983, lmlib 1.8970 (source: side-by-side run for this course);
+# - windows sliding by half a window: nanoGPT 1.8736, lmlib 1.8714 (source: side-by-side run for this course).
 #
 # The two trainers are equal in speed and quality. Your numbers above differ a little from
 # both (another run of the same recipe, with samples drawn in between).
@@ -435,8 +435,8 @@ if have_gpt:
 #
 # At equal CPU time on this text the LSTM was ahead as well. After 4 minutes of one thread:
 #
-# - a 4-layer, 128-dimension GPT: 1.827 on the whole val split (measured for this course, one run);
-# - a 1 × 384 LSTM: 1.522 on 10 random val batches (measured for this course, one run).
+# - a 4-layer, 128-dimension GPT: 1.827 on the whole val split (source: measured for this course, one run);
+# - a 1 × 384 LSTM: 1.522 on 10 random val batches (source: measured for this course, one run).
 #
 # The protocols differ, so read only the direction. Two reasons are plausible:
 #
