@@ -364,8 +364,6 @@ def grade_submission(path, canonical=None, student: str = "", cell_timeout: int 
         if origin[index] is None:
             message = "the check cell was missing and was put back; " + message
         message = message.replace(token, "")
-        if note:
-            message = f"{message} ({note})" if message else note
         rows.append(Row(student, name, exercise, status, pts if status == "pass" else 0, pts,
                         (message + flag).lstrip("; ")))
         previous = index
