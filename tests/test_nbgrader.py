@@ -453,7 +453,8 @@ def test_course_lab_serves_no_nbgrader_menus_or_handlers(tmp_path):
 @pytest.mark.notebooks
 def test_documented_nbgrader_workflow_grades_a_full_and_an_empty_submission(tmp_path):
     """docs/nbgrader.md, steps 2-4, for chapter 00: generate, autograde (fast mode), export.
-    A complete notebook gets every point, the untouched release notebook none."""
+    A complete notebook gets every point, whether it is nbgrader's release or the course's
+    exercises/ notebook; an untouched one (either) none."""
     course, chapter = tmp_path / "course", "00_language_models"
     assert cli(["nbgrader-source", str(course)]) == 0
     env = dict(os.environ, LMLIB_FAST="1",
@@ -465,15 +466,27 @@ def test_documented_nbgrader_workflow_grades_a_full_and_an_empty_submission(tmp_
         assert result.returncode == 0, result.stderr[-3000:]
 
     nbgrader("generate_assignment", chapter)
+    # carol did the exercises in the course's own exercises/ notebook (the handout's, the
+    # Colab badge's): her answers are the solutions' code, typed into the answer cells
+    carol = _read(ROOT / "exercises" / f"{chapter}.ipynb")
+    answers = {c.id: c.source for c in _read(SOLUTIONS[0]).cells}
+    for cell in carol.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+            cell.source = answers[cell.id].replace("### BEGIN SOLUTION", "# mine:") \
+                .replace("### END SOLUTION", "# done")
+    nbformat.write(carol, tmp_path / "carol.ipynb")
     for student, notebook in [("alice", course / "source" / chapter / f"{chapter}.ipynb"),
-                              ("bob", course / "release" / chapter / f"{chapter}.ipynb")]:
+                              ("bob", course / "release" / chapter / f"{chapter}.ipynb"),
+                              ("carol", tmp_path / "carol.ipynb"),
+                              ("dan", ROOT / "exercises" / f"{chapter}.ipynb")]:
         folder = course / "submitted" / student / chapter
         folder.mkdir(parents=True)
-        (folder / notebook.name).write_bytes(notebook.read_bytes())
+        (folder / f"{chapter}.ipynb").write_bytes(notebook.read_bytes())
     nbgrader("autograde", chapter, "--create")
     nbgrader("export")
     with open(course / "grades.csv", encoding="utf-8", newline="") as f:
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"]))
                   for row in csv.DictReader(f)}
     checks = sum("check" in c.metadata.get("tags", []) for c in _read(SOLUTIONS[0]).cells)
-    assert scores == {"alice": (checks, checks), "bob": (0.0, checks)}
+    assert scores == {"alice": (checks, checks), "bob": (0.0, checks),
+                      "carol": (checks, checks), "dan": (0.0, checks)}
