@@ -1,4 +1,4 @@
-"""Command line: ``python -m coursekit.exercises generate|grade|nbgrader-source``.
+"""Command line: ``python -m coursekit.exercises generate|grade|handout|nbgrader-source``.
 
 Exit status of ``grade``: 0 when every check passes, 1 when any does not (fail, error,
 timeout, missing), 2 for an unreadable notebook or a usage error."""
@@ -32,6 +32,14 @@ def cmd_generate(args) -> int:
         print(f"wrote {path}")
     print(f"{len(written)} exercise notebook(s) changed")
     return 0
+
+
+def cmd_handout(args) -> int:
+    from . import handout
+
+    argv = ["--out", args.out] + (["--ref", args.ref] if args.ref else []) \
+        + (["--allow-dirty"] if args.allow_dirty else [])
+    return handout.main(argv)
 
 
 def cmd_nbgrader_source(args) -> int:
@@ -292,6 +300,12 @@ def main(argv=None) -> int:
                        help="seconds per notebook before its processes are killed "
                             "(default 900)")
     grade.add_argument("--full", action="store_true", help="run in full mode, not fast mode")
+    hand = sub.add_parser("handout", help="zip what students need into build/handout.zip")
+    hand.add_argument("--out", default="build/handout.zip")
+    hand.add_argument("--ref", help="pin Colab badges and install cells to this git tag or "
+                                    "branch (default: main)")
+    hand.add_argument("--allow-dirty", action="store_true",
+                      help="build from the last commit despite uncommitted changes")
     nbg = sub.add_parser("nbgrader-source",
                          help="write solutions/ as an nbgrader course (source/<chapter>/)")
     nbg.add_argument("course_dir", help="the nbgrader course folder to write into")
@@ -301,7 +315,7 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors; keep its code
         return int(exc.code or 0)
-    commands = {"generate": cmd_generate, "grade": cmd_grade,
+    commands = {"generate": cmd_generate, "grade": cmd_grade, "handout": cmd_handout,
                 "nbgrader-source": cmd_nbgrader_source}
     return commands[args.command](args)
 
