@@ -1,4 +1,4 @@
-"""Command line: ``python -m coursekit.exercises generate|grade|handout|nbgrader-source``.
+"""Command line: ``python -m coursekit.exercises generate|grade|handout|nbgrader-source|demo-class``.
 
 Exit status of ``grade``: 0 when every check passes, 1 when any does not (fail, error,
 timeout, missing), 2 for an unreadable notebook or a usage error."""
@@ -275,7 +275,15 @@ def cmd_grade(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m coursekit.exercises")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo-class"]:  # a simulated class to try the grader on
+        from .democlass import main as demo_class
+
+        return demo_class(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m coursekit.exercises",
+        epilog="also: demo-class OUT [--students N] [--chapters ...] [--hung] writes a "
+               "simulated class to try the grader on")
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="rewrite exercises/ from solutions/")
     gen.add_argument("--solutions", default="solutions")
