@@ -70,7 +70,7 @@ import lmlib.finetune as ft
 import lmlib.tasks as tasks
 from lmlib.data import load_text, shakespeare
 from lmlib.pretrained import load_pretrained
-from lmlib.train import evaluate
+from lmlib.scoring import score
 
 FAST = lmlib.FAST
 tok, train_ids, val_ids = shakespeare()
@@ -688,8 +688,8 @@ if not FAST:
 
 # %%
 n_lm = 5000 if FAST else 30000
-lm_before = evaluate(load_pretrained("shakespeare-gpt")[0], val_ids[:n_lm], gpt.config.block_size)
-lm_after = evaluate(results["full"]["model"].gpt, val_ids[:n_lm], gpt.config.block_size)
+lm_before = score(load_pretrained("shakespeare-gpt")[0], val_ids[:n_lm], protocol="windows")
+lm_after = score(results["full"]["model"].gpt, val_ids[:n_lm], protocol="windows")
 print(f"LM loss on val text: shipped GPT {lm_before:.3f}, after full fine-tuning {lm_after:.3f} nats/char")
 # the auxiliary objective on one batch: the head's loss plus half the LM loss of the same speeches
 clf_full = results["full"]["model"]
@@ -757,13 +757,14 @@ prompt = torch.as_tensor(tok.encode("\n"))[None]
 sample_before = tok.decode(lm.generate(prompt, 300 if not FAST else 60, temperature=0.8, top_k=20,
                                        generator=torch.Generator().manual_seed(1))[0])
 trainer = Trainer(lm, spk_train, spk_val, config)
-curve = {"step": [0], "speaker": [evaluate(lm, spk_val, B)], "general": [evaluate(lm, general_val, B)]}
+curve = {"step": [0], "speaker": [score(lm, spk_val, protocol="windows")],
+         "general": [score(lm, general_val, protocol="windows")]}
 t0 = time.perf_counter()
 for stop in np.linspace(0, steps, 7 if not FAST else 3)[1:].astype(int):
     trainer.run(stop_at=int(stop), progress=False, plot=False)
     curve["step"].append(int(stop))
-    curve["speaker"].append(evaluate(lm, spk_val, B))
-    curve["general"].append(evaluate(lm, general_val, B))
+    curve["speaker"].append(score(lm, spk_val, protocol="windows"))
+    curve["general"].append(score(lm, general_val, protocol="windows"))
 print(f"{len(spk_train):,} characters of GLOUCESTER to train on, {len(spk_val):,} held out; "
       f"{steps} steps in {time.perf_counter() - t0:.0f} s")
 sample_after = tok.decode(lm.generate(prompt, 300 if not FAST else 60, temperature=0.8, top_k=20,
@@ -882,7 +883,7 @@ def sft_scores(model, pairs):
         losses = model(x, y_answer)[1].item(), model(x, y_prompt)[1].item()
     return dict(form=np.mean(form), exact=np.mean([r == a for r, (_, a) in zip(replies, pairs)]),
                 answer_loss=losses[0], prompt_loss=losses[1],
-                general=evaluate(model, general_val, B), replies=replies)
+                general=score(model, general_val, protocol="windows"), replies=replies)
 
 
 SFT = dict(steps=4 if FAST else ft.RECIPES["sft"]["steps"], lr=ft.RECIPES["sft"]["lr"],

@@ -1,6 +1,6 @@
 """The README's pictures, made from the real code: ``make figures``, or
 
-    python -m lmlib.figures [--only results|widgets] [--out docs/figures]
+    python -m coursekit.figures [--only results|widgets] [--out docs/figures]
 
 - ``results``: the validation loss on Tiny Shakespeare of every model family that is cheap
   to score (the n-grams are counted, the neural models are the shipped checkpoints, read
@@ -28,15 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from lmlib.scoring import score
+
 __all__ = ["PARTS", "Result", "shakespeare_results", "write_results", "plot_results",
            "widget_screenshots", "make_figures", "main"]
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 OUT = COURSE_ROOT / "docs" / "figures"
-PARTS = ("results", "widgets")
+PARTS = ("results", "curve", "widgets")
 
 # one colour per family (Okabe-Ito, readable by colour-blind readers)
-FAMILY_COLORS = {"baseline": "#999999", "n-gram": "#0072B2", "attention-only": "#E69F00",
+FAMILY_COLORS = {"baseline": "#999999", "n-gram": "#0072B2", "attention": "#E69F00",
                  "recurrent": "#009E73", "transformer": "#D55E00"}
 
 
@@ -54,73 +56,63 @@ class Result:
 
 # ---------------------------------------------------------------------------- results
 def _ngram(order: int, smoothing: str, **kwargs):
-    """A function of ``(train, val, V)``: the val loss of an n-gram fitted on train, the
-    same call as ``lmlib.bench.ngram``."""
+    """A function of ``(train, val, V)``: the val score of an n-gram fitted on train."""
     from lmlib.ngram import NGramLM
 
-    return lambda train, val, V: (NGramLM(order, smoothing, **kwargs).fit(train, V)
-                                  .cross_entropy(val))
+    return lambda train, val, V: score(NGramLM(order, smoothing, **kwargs).fit(train, V), val)
 
 
 def _uniform(train, val, V) -> float:
     from lmlib import metrics
 
-    return metrics.nll(np.full(len(val), 1.0 / V))
+    return metrics.nll(np.full(len(val) - 1, 1.0 / V))
 
 
 def _attention_lm(train, val, V) -> float:
-    from lmlib.models.attention_lm import AttentionLM, evaluate
+    from lmlib.models.attention_lm import AttentionLM
 
-    return evaluate(AttentionLM.load_pretrained(), val)
+    return score(AttentionLM.load_pretrained(), val)
 
 
 def _lstm(train, val, V) -> float:
-    from lmlib.models.lstm import load_pretrained, stream_loss
+    from lmlib.pretrained import load_pretrained
 
-    return stream_loss(load_pretrained()[0], val)
+    return score(load_pretrained("shakespeare-lstm")[0], val)
 
 
 def _gpt(train, val, V) -> float:
-    from lmlib.bench.gpt import shipped_val
+    from lmlib.pretrained import load_pretrained
 
-    return shipped_val()[0]
+    return score(load_pretrained("shakespeare-gpt")[0], val)
 
 
 def _gpt_label() -> str:
     """The shipped GPT's shape, read from its checkpoint (it may be retrained)."""
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    c = load_pretrained()[0].config
+    c = load_pretrained("shakespeare-gpt")[0].config
     return f"GPT {c.n_layer} layers × {c.n_head} heads × {c.n_embd} (shipped)"
 
 
-# key -> (model, family, how it is computed, function of (train, val, V)), the course's
-# order; ``model`` may be a function giving the label when the checkpoint is read
+# key -> (model, family, what is scored, function of (train, val, V)), the course's order;
+# ``model`` may be a function giving the label when the checkpoint is read. Every loss is
+# lmlib.scoring.score(model, val): the course's one protocol.
 MODELS = {
-    "uniform": ("uniform", "baseline",
-                "lmlib.metrics.nll of 1/V for every val character (ch00)", _uniform),
-    "unigram": ("unigram", "baseline", "NGramLM(1, 'mle').fit(train).cross_entropy(val) (ch00)",
-                _ngram(1, "mle")),
-    "bigram-add1": ("bigram, add-1", "n-gram",
-                    "NGramLM(2, 'add-k', k=1.0), as lmlib.bench.ngram (ch01)",
+    "uniform": ("uniform", "baseline", "1/V for every val character (ch00)", _uniform),
+    "unigram": ("unigram", "baseline", "NGramLM(1, 'mle') (ch00)", _ngram(1, "mle")),
+    "bigram-add1": ("bigram, add-1", "n-gram", "NGramLM(2, 'add-k', k=1.0) (ch01)",
                     _ngram(2, "add-k", k=1.0)),
-    "5gram-addk": ("5-gram, add-k (k = 0.01)", "n-gram",
-                   "NGramLM(5, 'add-k', k=0.01), as lmlib.bench.ngram (ch01)",
+    "5gram-addk": ("5-gram, add-k (k = 0.01)", "n-gram", "NGramLM(5, 'add-k', k=0.01) (ch01)",
                    _ngram(5, "add-k", k=0.01)),
-    "6gram-kn": ("6-gram Kneser–Ney", "n-gram",
-                 "NGramLM(6, 'kneser-ney'), D = 0.75, as lmlib.bench.ngram (ch01)",
+    "6gram-kn": ("6-gram Kneser–Ney", "n-gram", "NGramLM(6, 'kneser-ney'), D = 0.75 (ch01)",
                  _ngram(6, "kneser-ney")),
     "7gram-mkn": ("7-gram modified Kneser–Ney", "n-gram",
-                  "NGramLM(7, 'modified-kneser-ney'), as lmlib.bench.ngram (ch01)",
-                  _ngram(7, "modified-kneser-ney")),
-    "attention": ("attention-only LM, 2 layers × 4 heads (shipped)", "attention-only",
-                  "lmlib.models.attention_lm.evaluate(AttentionLM.load_pretrained(), val), as "
-                  "lmlib.bench.attention (ch05)", _attention_lm),
-    "lstm": ("LSTM 1 × 384 (shipped)", "recurrent",
-             "lmlib.models.lstm.stream_loss(load_pretrained()[0], val): val read as one "
-             "stream, as lmlib.bench.lstm (ch04)", _lstm),
-    "gpt": (_gpt_label, "transformer", "lmlib.bench.gpt.shipped_val(): windows of the block "
-            "size sliding by half a block (ch07)", _gpt),
+                  "NGramLM(7, 'modified-kneser-ney') (ch01)", _ngram(7, "modified-kneser-ney")),
+    "attention": ("attention LM (pre-LN blocks), 2 layers × 4 heads (shipped)", "attention",
+                  "the shipped chapter-05 model (ch05)", _attention_lm),
+    "lstm": ("LSTM 1 × 384 (shipped)", "recurrent", "the shipped LSTM, one stream (ch04)", _lstm),
+    "gpt": (_gpt_label, "transformer", "the shipped GPT, windows sliding by half a block (ch07)",
+            _gpt),
 }
 
 
@@ -159,7 +151,10 @@ def write_results(results: list[Result], path: Path) -> Path:
     record = {
         "what": "loss on Tiny Shakespeare val (the last 10%, 111,540 characters), nats per "
                 "character, lower is better",
-        "command": "make figures (python -m lmlib.figures)",
+        "protocol": "lmlib.scoring.score: every character after the first predicted once; "
+                    "fixed-context models through windows sliding by half a window, recurrent "
+                    "models as one stream, n-grams with their order",
+        "command": "make figures (python -m coursekit.figures)",
         "results": [asdict(r) for r in results],
         "checkpoints": {f"lmlib/assets/{p.name}": {"sha256": _sha256(p)}
                         for p in assets if p.is_file()},
@@ -341,9 +336,9 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
     """Screenshots of both explorers, used in a real JupyterLab in headless Chromium:
     ``out/attention_explorer.png`` and ``out/sampling_explorer.png``.
 
-    Raises ``lmlib.browser.ChromiumMissing`` without Chromium and
-    ``lmlib.browser.PlaywrightMissing`` without Playwright."""
-    from lmlib.browser import (
+    Raises ``coursekit.browser.ChromiumMissing`` without Chromium and
+    ``coursekit.browser.PlaywrightMissing`` without Playwright."""
+    from coursekit.browser import (
         CHROMIUM_ARGS,
         find_chromium,
         jupyter_lab,
@@ -351,7 +346,7 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
         sync_playwright,
     )
 
-    executable = find_chromium("python -m lmlib.figures --only widgets")
+    executable = find_chromium("python -m coursekit.figures --only widgets")
     playwright = sync_playwright()   # before starting anything: it may be missing
     out = Path(out)
     paths = [out / "attention_explorer.png", out / "sampling_explorer.png"]
@@ -379,6 +374,42 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------- command
+def plot_curve(curve: Path, path: Path) -> Path:
+    """The compute curve (``python -m coursekit.bench.curve``): val loss against process CPU
+    seconds, log scale, one line per family; n-grams at their fit + score time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = json.loads(Path(curve).read_text(encoding="utf-8"))["points"]
+    if not points:
+        raise ValueError(f"{curve} holds no points yet: run python -m coursekit.bench.curve")
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    styles = {"n-gram": ("n-gram", "s"), "gpt": ("transformer", "o"), "lstm": ("recurrent", "^")}
+    for family, (color_key, marker) in styles.items():
+        rows = sorted((p["cpu_s"], p["val"], pid) for pid, p in points.items()
+                      if p["spec"]["family"] == family)
+        if rows:
+            x, y, ids = zip(*rows)
+            ax.plot(x, y, marker, ls="-" if family != "n-gram" else "none", ms=5,
+                    color=FAMILY_COLORS[color_key], label=family)
+            if family == "n-gram":
+                for xi, yi, pid in rows:
+                    label = pid.split("-")[1] + ("m" if "modified" in pid else "")
+                    ax.annotate(label, (xi, yi), fontsize=7, xytext=(3, 2),
+                                textcoords="offset points")
+    ax.set(xscale="log", xlabel="process CPU seconds, one thread (log scale); n-grams: "
+                                  "order (m: modified Kneser–Ney)",
+           ylabel="val loss, nats/char (lmlib.scoring)",
+           title="Shakespeare val loss against compute")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
 def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True) -> list[Path]:
     """Write the figures of ``only`` (``"results"``, ``"widgets"``, or ``None`` for both)
     into ``out``; returns the paths written."""
@@ -396,6 +427,9 @@ def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True)
                     plot_results(results, out / "results.png")]
         if verbose:
             print(f"results: {time.perf_counter() - start:.1f} s", flush=True)
+    curve = COURSE_ROOT / "docs" / "figures" / "curve.json"
+    if only in (None, "curve") and curve.is_file():
+        written.append(plot_curve(curve, out / "curve.png"))
     if only in (None, "widgets"):
         start = time.perf_counter()
         if verbose:
@@ -407,9 +441,9 @@ def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True)
 
 
 def main(argv=None) -> int:
-    from lmlib.browser import ChromiumMissing, PlaywrightMissing
+    from coursekit.browser import ChromiumMissing, PlaywrightMissing
 
-    parser = argparse.ArgumentParser(prog="python -m lmlib.figures",
+    parser = argparse.ArgumentParser(prog="python -m coursekit.figures",
                                      description="Make the README's figures from the code.")
     parser.add_argument("--only", choices=PARTS, default=None,
                         help="make only this part (default: both)")
