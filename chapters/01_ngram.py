@@ -87,7 +87,8 @@ ntok, words_train, words_dev, words_test = names()
 V_names = ntok.vocab_size
 
 s_train, s_dev, s_test = (names_stream(w, ntok) for w in (words_train, words_dev, words_test))
-print(f"{len(words_train):,} training names -> a stream of {len(s_train):,} tokens")
+print(f"{len(words_train) + len(words_dev) + len(words_test):,} names, {len(words_train):,} for "
+      f"training -> a stream of {len(s_train):,} tokens")
 print(ntok.decode(s_train[:60]))
 
 # %% [markdown]
@@ -625,6 +626,8 @@ display(Markdown("loss in nats/char (perplexity)\n\n"
                  "| model | names dev | names test | Shakespeare val |\n|---|---:|---:|---:|\n"
                  + "\n".join(f"| {r[0]} | " + " | ".join(cell(x) for x in r[1:]) + " |"
                               for r in rows)))
+print(f"Shakespeare val: {best_order}-gram Kneser-Ney {kn_val[best_order]:.4f}, "
+      f"{max(mkn_val)}-gram modified Kneser-Ney {mkn_val[max(mkn_val)]:.4f}")
 if not FAST:
     assert mkn_val[7] < kn_val[6]
 

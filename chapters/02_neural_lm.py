@@ -565,6 +565,7 @@ plt.show()
 
 # check yourself: right in float64, the bug is caught (outside the layer it touches too)
 assert max(errors.values()) < 1e-6
+print("relative errors with the tanh' bug:", {k: f"{v:.1e}" for k, v in errors_bug.items()})
 assert errors_bug["hidden.weight"] > 1e-2 and errors_bug["emb.weight"] > 1e-2
 assert errors_bug["out.weight"] < 1e-6          # the layers above the bug are still right
 try:
@@ -576,7 +577,7 @@ else:
 
 # %% [markdown]
 # Read the bars like a debugger. The correct pass sits near `1e-8`. The tanh slip gives
-# errors of 0.1 to 1 in `hidden.*` and `emb.weight`, every parameter *below* the bug (gradients
+# errors above `1e-2` (printed above) in `hidden.*` and `emb.weight`, every parameter *below* the bug (gradients
 # flow downwards), while `out.*` above it stays right: the check points at the layer. And a
 # correct pass checked in float32 looks almost as bad as a wrong one, which is why gradient
 # checks run in float64.
@@ -700,12 +701,12 @@ assert np.linalg.norm(paths["AdamW lr 0.1, wd 0.5"][-1]) < np.linalg.norm(w_star
 # ## 6. The MLP language model
 #
 # Now the real model, on names, with context `T = 3`: 27 × 10 embeddings, 200 tanh units,
-# 11,897 parameters (the configuration of Karpathy's makemore part 2 notebook, which reports dev 2.17).
+# 11,897 parameters (the configuration of Karpathy's makemore part 2 notebook; source: its dev loss 2.17).
 #
 # ### Initialisation matters
 #
 # With every weight drawn from `N(0, 1)`, the 30 inputs of each hidden unit add up to a
-# pre-activation with standard deviation about √30 ≈ 5.5: most tanh units sit at ±1, where
+# pre-activation with standard deviation about √30 (printed below): most tanh units sit at ±1, where
 # their gradient `1 − h²` is 0 and they stop learning. The output logits are also large, so
 # the first predictions are confidently wrong (loss far above `ln 27 = 3.30`). Scaling
 # `hidden.weight` by `1/√(T·C)` keeps the pre-activations near unit variance, and scaling
@@ -737,6 +738,9 @@ axes[2].grid(False)
 plt.tight_layout()
 plt.show()
 print({k: round(v, 2) for k, v in init_losses.items()}, f"ln V = {np.log(V):.2f}")
+naive_pre = Xtr[batch]  # the naive pre-activations, written out
+naive_pre = naive.params["emb.weight"][naive_pre].reshape(len(batch), -1) @ naive.params["hidden.weight"].T
+print(f"naive init: pre-activation std {naive_pre.std():.1f} (√(T·C) = √{T * n_embd} = {np.sqrt(T * n_embd):.1f})")
 
 # check yourself
 assert init_losses["naive N(0, 1)"] > 10 and abs(init_losses["scaled"] - np.log(V)) < 0.1
