@@ -329,6 +329,9 @@ print(f"Jelinek-Mercer trigram, λ = {lam}: dev loss {trigram_loss(P3, s_dev):.4
 # `tune_on_dev(train, dev)` returns `(best_k, best_lambdas, dev_losses)` with
 # `dev_losses = {"add-k": {k: loss}, "jelinek-mercer": {lambdas: loss}}` over the whole
 # grids; use `NGramLM(3, "add-k", k=k)` for add-k and your exercise 6 for Jelinek–Mercer.
+# (Both exercises score the name *stream* as chapter 01's first sections do, so a name's
+# first characters are predicted from the end of the previous name; the chapter's results
+# table uses `lmlib.scoring.score`, which reads each name from a context of dots.)
 # `test_losses(train, test, best_k, best_lambdas)` returns
 # `{"add-k": loss, "jelinek-mercer": loss}` on the test stream (both scored on `t >= 2`).
 
