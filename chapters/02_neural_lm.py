@@ -37,8 +37,9 @@
 # **Prerequisites:** chapters 00 (cross-entropy, perplexity) and 01 (bigram counts); matrix
 # multiplication and the chain rule of calculus.
 #
-# **Time:** about a minute to run on a laptop CPU (full mode; 30 s measured with `make times` on one core of a 2-core server),
-# most of it training the MLP (fast mode, `LMLIB_FAST=1`, about 10 s).
+# **Time:** one to two minutes of CPU in full mode (83 CPU seconds measured on one thread of
+# a busy 2-core server), most of it training the MLP; fast mode (`LMLIB_FAST=1`) takes
+# seconds.
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
