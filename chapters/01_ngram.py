@@ -35,7 +35,8 @@
 # **Prerequisites.** Chapter 00 (tokens, the chain rule, cross-entropy and perplexity);
 # NumPy arrays and broadcasting.
 #
-# **Time.** Under a minute to run on a laptop CPU (full mode; 12 s measured with `make times` on one core of a 2-core server);
+# **Time.** Under a minute of CPU in full mode (20 CPU seconds measured on one thread of a busy
+# 2-core server);
 # 30 minutes to read.
 #
 # The canonical code lives in `lmlib.ngram` (`NGramLM`); every piece built here is checked
@@ -651,7 +652,7 @@ if not FAST:
 #
 # ## 7. An honest note: what do neural models buy?
 #
-# On this megabyte of Shakespeare the modified Kneser–Ney 7-gram reaches **1.516** nats/char
+# On this megabyte of Shakespeare the modified Kneser–Ney 7-gram reaches **1.5165** nats/char
 # on val (the table above). For scale, two GPTs trained with nanoGPT, as its README reports
 # them (its own estimate on random val windows, not this table's protocol, so only roughly
 # comparable):
@@ -734,8 +735,8 @@ if not FAST:  # the note below: the most frequent contexts are not the easiest o
 # - Any order is counted in a few vectorised steps: n-grams as base-V integers, `np.unique`
 #   to count, `searchsorted` to look up. Dense tables are impossible beyond n ≈ 4.
 # - Maximum likelihood gives infinite loss on unseen events; add-k fixes it crudely,
-#   Kneser–Ney (discounting, continuation counts, interpolation) well: 1.538 for a 6-gram,
-#   1.516 for a modified-Kneser–Ney 7-gram on Shakespeare val.
+#   Kneser–Ney (discounting, continuation counts, interpolation) well: 1.5385 for a 6-gram,
+#   1.5165 for a modified-Kneser–Ney 7-gram on Shakespeare val.
 # - Higher orders memorise: train loss keeps falling, val turns back up.
 #
 # **Exercises:** `exercises/01_ngram.ipynb` (count bigrams, add-k, perplexity of a held-out
