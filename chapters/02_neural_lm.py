@@ -849,7 +849,7 @@ opt_d = optim.Adam(model_d.params, lr=3e-3)
 weights = ["emb.weight", "hidden.weight", "out.weight"]
 ratio = {name: [] for name in weights}
 rng_d = np.random.default_rng(0)
-for step in range(diag_steps):
+for _ in range(diag_steps):
     ix = rng_d.integers(0, len(Xtr), size=64)
     model_d.forward(Xtr[ix], Ytr[ix])
     model_d.backward()
