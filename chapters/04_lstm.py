@@ -376,7 +376,8 @@ probe
 
 # %%
 from lmlib.data import names_streams
-from lmlib.train import PRESETS, names_loss
+from lmlib.scoring import score
+from lmlib.train import PRESETS
 
 NAMES_MODEL, NAMES_TRAIN = PRESETS["names-lstm"]["model"], PRESETS["names-lstm"]["train"]
 
@@ -388,9 +389,9 @@ recipe = dict(NAMES_TRAIN, steps=40, eval_interval=20, eval_batches=2) if lmlib.
 print(f"{names_lstm.num_params():,} parameters; recipe {recipe}")
 t0 = time.perf_counter()
 names_hist = train(names_lstm, n_train, n_dev, **recipe)
-lstm_names_test = names_loss(names_lstm, test_words, ntok)
+lstm_names_test = score(names_lstm, (test_words, ntok))
 print(f"trained in {time.perf_counter() - t0:.0f} s; test loss {lstm_names_test:.4f} "
-      f"(dev {names_loss(names_lstm, dev_words, ntok):.4f})")
+      f"(dev {score(names_lstm, (dev_words, ntok)):.4f})")
 
 # %%
 if not lmlib.FAST:
@@ -423,9 +424,9 @@ quick = train(shake, s_train, s_val, stop_at=10 if lmlib.FAST else 50, **few)
 print(f"{shake.num_params():,} parameters; after {quick.steps[-1]} steps val {quick.val_loss[-1]:.3f}")
 
 # %%
-from lmlib.models.lstm import ASSET, load_pretrained, stream_loss
+from lmlib.models.lstm import ASSET
 
-shipped, extra = load_pretrained()
+shipped, extra = lmlib.load_checkpoint(ASSET)
 record = json.loads(ASSET.with_suffix(".json").read_text(encoding="utf-8"))
 h = record["history"]
 fig, ax = plt.subplots()
@@ -439,7 +440,7 @@ ax.legend()
 plt.show()
 
 val_part = s_val[:10_000] if lmlib.FAST else s_val
-shipped_val = stream_loss(shipped, val_part)
+shipped_val = score(shipped, val_part)
 print(f"shipped LSTM: {len(val_part):,} val characters read as one stream: {shipped_val:.4f} nats/char")
 
 # %% [markdown]
