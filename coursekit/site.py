@@ -46,7 +46,7 @@ from urllib.parse import quote
 import nbformat
 
 __all__ = ["ROOT", "CHAPTER_GLOB", "VENDOR", "repository_url", "chapter_paths", "fetch_vendor",
-           "stage", "build", "main", "setup"]
+           "stage", "library_stamp", "build", "main", "setup"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_GLOB = "chapters/[0-9][0-9]_*.ipynb"
@@ -56,18 +56,21 @@ LAB_URL = "http://localhost:8888/lab/tree/"   # what `make lab` serves (its defa
 TOOLING = {"exercises", "bench", "figures", "timing", "colab", "browser", "lab", "doctor",
            "__main__"}
 
+FONTS = (".woff", ".woff2", ".ttf", ".eot", ".svg")
 # npm packages served from the build: name -> (spec, sha256 of the tarball, what to copy:
-# path in the tarball -> path under _static/vendor/)
+# [(path in the tarball, path under _static/vendor/, only files ending so or None)])
 VENDOR = {
     "mathjax": ("mathjax@3.2.2",
                 "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09",
-                {"package/es5/": "mathjax/"}),
+                [("package/es5/", "mathjax/", None)]),
     "html-manager": ("@jupyter-widgets/html-manager@1.0.15",
                      "2b9d65cb7913e1c7d671757a10008b32c9c2448d4429513371e55c07d6107638",
-                     {"package/dist/": "@jupyter-widgets/html-manager/dist/"}),
+                     # the fonts once more where the bundled controls look for them
+                     [("package/dist/", "@jupyter-widgets/html-manager/dist/", None),
+                      ("package/dist/", "@jupyter-widgets/", FONTS)]),
     "requirejs": ("requirejs@2.3.8",
                   "777158e89275e16bd51aec3ef714fbcb5dc45789e7078659933bc814916d7dec",
-                  {"package/require.js": "require.js"}),
+                  [("package/require.js", "require.js", None)]),
 }
 
 # Loaded on pages with widgets, between require.js and the widget manager: tells require.js
@@ -192,7 +195,9 @@ def _stage_vendor(writer: _Writer, cache: Path) -> None:
             for member in tar.getmembers():
                 if not member.isfile() or member.name.endswith(".map"):
                     continue
-                for prefix, target in copies.items():
+                for prefix, target, suffixes in copies:
+                    if suffixes and not member.name.endswith(suffixes):
+                        continue
                     if member.name == prefix or (prefix.endswith("/")
                                                  and member.name.startswith(prefix)):
                         rel = target + member.name[len(prefix):]
@@ -380,7 +385,9 @@ def _library_index(modules: dict[str, Path], root: Path, users: dict[str, list[P
         page = _page_of(path, root).removeprefix("lmlib/")
         chapters = ", ".join(f"[{p.stem[:2]}](../chapters/{p.name})" for p in users.get(name, []))
         lines.append(f"| [`{name}`]({page}.md) | {chapters} |")
-    lines += ["", "```{toctree}", ":hidden:", ":glob:", "", "*", "*/*", "```", ""]
+    lines += ["", "```{toctree}", ":hidden:", ""]
+    lines += [_page_of(path, root).removeprefix("lmlib/") for path in modules.values()]
+    lines += ["```", ""]
     return "\n".join(lines)
 
 
@@ -435,6 +442,31 @@ def stage(dest: Path, root: Path = ROOT, only: list[str] | None = None,
 
 # ----------------------------------------------------------------------------- build
 
+def library_stamp(root: Path = ROOT) -> str:
+    """sha256 over what every chapter's outputs depend on besides its own code: lmlib (code
+    and shipped assets) and the pinned versions (constraints.txt)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in (Path(root) / "lmlib").rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts)
+    for p in files + [Path(root) / "constraints.txt"]:
+        if p.exists():
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def _check_cache(cache: Path, root: Path, quiet: bool) -> None:
+    """jupyter-cache keys a notebook by its own code only: when lmlib or the pins changed,
+    every chapter may change, so the cache of this mode is emptied first."""
+    stamp, file = library_stamp(root), cache / "lmlib.sha256"
+    if cache.exists() and (not file.exists() or file.read_text().strip() != stamp):
+        if not quiet:
+            print(f"coursekit.site: lmlib or constraints.txt changed since {cache} was "
+                  f"filled: every chapter runs again")
+        shutil.rmtree(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    file.write_text(stamp + "\n")
+
+
 def build(fast: bool = False, out: Path | None = None, root: Path = ROOT,
           only: list[str] | None = None, jobs: str = "1", work: Path | None = None,
           vendor_cache: Path | None = None, strict: bool = False, quiet: bool = False) -> Path:
@@ -455,7 +487,9 @@ def build(fast: bool = False, out: Path | None = None, root: Path = ROOT,
 
     os.environ["LMLIB_FAST"] = "1" if fast else "0"
     os.environ.pop("MPLBACKEND", None)            # the kernels draw inline PNGs
-    os.environ["COURSEKIT_SITE_CACHE"] = str((work / "site-cache" / mode).resolve())
+    cache = (work / "site-cache" / mode).resolve()
+    _check_cache(cache, root, quiet)
+    os.environ["COURSEKIT_SITE_CACHE"] = str(cache)
     os.environ["COURSEKIT_SITE_STATIC"] = str((src / "_static").resolve())
     os.environ["COURSEKIT_SITE_REPO"] = repository_url(root)
     paths = os.environ.get("PYTHONPATH", "")
