@@ -30,6 +30,7 @@ drawn itself, and keeps it where the widget cannot be drawn, so there is never a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -360,11 +361,18 @@ def stage_chapter(nb_path: Path, root: Path, repo: str, links: _Links,
     return nbformat.writes(nb), used
 
 
+def _docstring_summary(path: Path) -> str:
+    """The first paragraph of the module docstring of ``path``, on one line ("" if none)."""
+    import ast
+
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
 def _module_page(name: str, path: Path, root: Path, repo: str, users: list[Path]) -> str:
     rel = path.relative_to(root).as_posix()
     here = posixpath.dirname(_page_of(path, root))
-    doc = (path.read_text(encoding="utf-8").split('"""')[1].strip().split("\n\n")[0]
-           if path.read_text(encoding="utf-8").lstrip().startswith('"""') else "")
+    doc = _docstring_summary(path)
     used_by = " · ".join(f"[{p.stem}]({posixpath.relpath('chapters/' + p.name, here)})"
                          for p in users)
     return "\n".join([
@@ -380,11 +388,12 @@ def _library_index(modules: dict[str, Path], root: Path, users: dict[str, list[P
     lines = ["# The course library, `lmlib`", "",
              "The canonical version of every piece the chapters build; later chapters import "
              "it. One page per module, with the chapters that use it.", "",
-             "| module | used in |", "|---|---|"]
+             "| module | what | used in |", "|---|---|---|"]
     for name, path in modules.items():
         page = _page_of(path, root).removeprefix("lmlib/")
         chapters = ", ".join(f"[{p.stem[:2]}](../chapters/{p.name})" for p in users.get(name, []))
-        lines.append(f"| [`{name}`]({page}.md) | {chapters} |")
+        what = _docstring_summary(path).replace("|", "\\|")
+        lines.append(f"| [`{name}`]({page}.md) | {what} | {chapters} |")
     lines += ["", "```{toctree}", ":hidden:", ""]
     lines += [_page_of(path, root).removeprefix("lmlib/") for path in modules.values()]
     lines += ["```", ""]
@@ -392,9 +401,9 @@ def _library_index(modules: dict[str, Path], root: Path, users: dict[str, list[P
 
 
 def stage(dest: Path, root: Path = ROOT, only: list[str] | None = None,
-          vendor_cache: Path | None = None) -> list[Path]:
+          vendor_cache: Path | None = None, vendor: bool = True) -> list[Path]:
     """Lay the site's pages out in ``dest`` (see the module docstring); returns the staged
-    chapter notebooks."""
+    chapter notebooks. ``vendor=False`` leaves out the npm packages (pages only)."""
     root, dest = Path(root), Path(dest)
     repo = repository_url(root)
     writer = _Writer(dest)
@@ -435,7 +444,8 @@ def stage(dest: Path, root: Path = ROOT, only: list[str] | None = None,
         writer.write(_page_of(path, root) + ".md",
                      _module_page(name, path, root, repo, users.get(name, [])))
     writer.write("lmlib/index.md", _library_index(modules, root, users))
-    _stage_vendor(writer, Path(vendor_cache or root / "build" / "site-vendor"))
+    if vendor:
+        _stage_vendor(writer, Path(vendor_cache or root / "build" / "site-vendor"))
     writer.prune()
     return [dest / p.relative_to(root) for p in chapters]
 
@@ -467,42 +477,66 @@ def _check_cache(cache: Path, root: Path, quiet: bool) -> None:
     file.write_text(stamp + "\n")
 
 
+@contextlib.contextmanager
+def _environ(changes: dict[str, str | None]):
+    """``os.environ`` with ``changes`` (None: unset) inside the block, as before after it."""
+    saved = dict(os.environ)
+    for name, value in changes.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def build(fast: bool = False, out: Path | None = None, root: Path = ROOT,
           only: list[str] | None = None, jobs: str = "1", work: Path | None = None,
-          vendor_cache: Path | None = None, strict: bool = False, quiet: bool = False) -> Path:
+          vendor_cache: Path | None = None, strict: bool = False, quiet: bool = False,
+          static_widgets: bool = False) -> Path:
     """Stage and build the site; returns the folder holding ``index.html``.
 
     ``fast`` runs the chapters in fast mode (``LMLIB_FAST=1``) with their own cache;
     ``work`` holds the staged pages, doctrees and execution cache (default ``build/``);
     ``jobs`` is Sphinx's ``-j`` (chapters execute in parallel); ``strict`` turns warnings
-    into errors."""
+    into errors; ``static_widgets`` runs the kernels with ``LMLIB_WIDGETS=static``, so that
+    widgets leave only their static twins (the fallback if embedding ever breaks)."""
     from sphinx.cmd.build import build_main
 
     root = Path(root)
     mode = "fast" if fast else "full"
+    key = mode + ("-static" if static_widgets else "")   # outputs differ: own cache
     work = Path(work or root / "build")
     out = Path(out or work / ("site-fast" if fast else "site"))
     src = work / "site-src" / mode
     stage(src, root, only, vendor_cache or work / "site-vendor")
-
-    os.environ["LMLIB_FAST"] = "1" if fast else "0"
-    os.environ.pop("MPLBACKEND", None)            # the kernels draw inline PNGs
-    cache = (work / "site-cache" / mode).resolve()
+    cache = (work / "site-cache" / key).resolve()
     _check_cache(cache, root, quiet)
-    os.environ["COURSEKIT_SITE_CACHE"] = str(cache)
-    os.environ["COURSEKIT_SITE_STATIC"] = str((src / "_static").resolve())
-    os.environ["COURSEKIT_SITE_REPO"] = repository_url(root)
+
     paths = os.environ.get("PYTHONPATH", "")
-    if str(root) not in paths.split(os.pathsep):   # kernels import this checkout's lmlib
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), paths) if p)
-    args = ["-b", "html", "-c", str(root / "site"), "-d", str(work / "site-doctrees" / mode),
+    env = {  # for the kernels (they inherit it) and for site/conf.py
+        "LMLIB_FAST": "1" if fast else "0",
+        "MPLBACKEND": None,                        # the kernels draw inline PNGs
+        "LMLIB_WIDGETS": "static" if static_widgets else os.environ.get("LMLIB_WIDGETS"),
+        "COURSEKIT_SITE_CACHE": str(cache),
+        "COURSEKIT_SITE_STATIC": str((src / "_static").resolve()),
+        "COURSEKIT_SITE_REPO": repository_url(root),
+        # the kernels import this checkout's lmlib
+        "PYTHONPATH": paths if str(root) in paths.split(os.pathsep)
+        else os.pathsep.join(p for p in (str(root), paths) if p),
+    }
+    args = ["-b", "html", "-c", str(root / "site"), "-d", str(work / "site-doctrees" / key),
             "-j", str(jobs), str(src), str(out)]
     if strict:
         args[:0] = ["-W", "--keep-going"]
     if quiet:
         args[:0] = ["-q"]
     start = time.perf_counter()
-    rc = build_main(args)
+    with _environ(env):
+        rc = build_main(args)
     if rc != 0:
         raise SiteError(f"sphinx-build failed (exit {rc}); see the log above and "
                         f"{out}/reports/ for notebook tracebacks")
@@ -523,11 +557,14 @@ def main(argv=None) -> int:
     parser.add_argument("-j", "--jobs", default="1",
                         help="chapters executed in parallel (a number or 'auto'; default 1)")
     parser.add_argument("--strict", action="store_true", help="warnings are errors")
+    parser.add_argument("--static-widgets", action="store_true",
+                        help="widgets as their static figures only (LMLIB_WIDGETS=static)")
     args = parser.parse_args(argv)
     os.environ.setdefault("LMLIB_DATA_DIR", str(ROOT.parent / "shared" / "data")) \
         if (ROOT.parent / "shared" / "data").is_dir() else None
     try:
-        build(fast=args.fast, out=args.out, only=args.only, jobs=args.jobs, strict=args.strict)
+        build(fast=args.fast, out=args.out, only=args.only, jobs=args.jobs, strict=args.strict,
+              static_widgets=args.static_widgets)
     except (SiteError, ValueError) as err:
         print(f"coursekit.site: {err}", file=sys.stderr)
         return 1

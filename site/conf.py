@@ -37,6 +37,7 @@ nb_execution_mode = "cache"
 nb_execution_cache_path = os.environ.get("COURSEKIT_SITE_CACHE", "../site-cache")
 nb_execution_timeout = 3600            # per cell; full mode trains for minutes
 nb_execution_raise_on_error = True     # a failing chapter fails the build
+nb_execution_in_temp = True            # files a chapter writes (runs/) stay out of the pages
 nb_execution_show_tb = True
 nb_merge_streams = True
 nb_output_stderr = "remove-warn"       # warnings go to the build log, not the page
