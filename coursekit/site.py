@@ -47,7 +47,7 @@ from urllib.parse import quote
 import nbformat
 
 __all__ = ["ROOT", "CHAPTER_GLOB", "VENDOR", "repository_url", "chapter_paths", "fetch_vendor",
-           "stage", "library_stamp", "build", "main", "setup"]
+           "stage", "library_stamp", "external_assets", "build", "main", "setup"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_GLOB = "chapters/[0-9][0-9]_*.ipynb"
@@ -477,6 +477,24 @@ def _check_cache(cache: Path, root: Path, quiet: bool) -> None:
     file.write_text(stamp + "\n")
 
 
+_ASSET = re.compile(r"<(script|link|img|iframe|source)\b[^>]*?\b(src|href)=[\"']"
+                    r"((?:https?:)?//[^\"']+)", re.I)
+
+
+def external_assets(site: Path) -> list[str]:
+    """``PAGE: URL`` for every script, style sheet, image or frame that a page of ``site``
+    would load from another site (links a reader clicks are fine)."""
+    found = []
+    for page in sorted(Path(site).rglob("*.html")):
+        for m in _ASSET.finditer(page.read_text(encoding="utf-8")):
+            tag = m.group(0).lower()
+            if m.group(1).lower() == "link" and not re.search(
+                    r"rel=[\"'](stylesheet|preload|icon|modulepreload)", tag):
+                continue
+            found.append(f"{page.relative_to(site).as_posix()}: {m.group(3)}")
+    return found
+
+
 @contextlib.contextmanager
 def _environ(changes: dict[str, str | None]):
     """``os.environ`` with ``changes`` (None: unset) inside the block, as before after it."""
@@ -540,6 +558,13 @@ def build(fast: bool = False, out: Path | None = None, root: Path = ROOT,
     if rc != 0:
         raise SiteError(f"sphinx-build failed (exit {rc}); see the log above and "
                         f"{out}/reports/ for notebook tracebacks")
+    outside = external_assets(out)
+    if outside:
+        listing = "\n  ".join(outside[:20])
+        message = f"{len(outside)} asset(s) would load from another site:\n  {listing}"
+        if strict:
+            raise SiteError(message)
+        print(f"coursekit.site: warning: {message}", file=sys.stderr)
     if not quiet:
         print(f"site ({mode} mode) built in {time.perf_counter() - start:.0f} s: "
               f"{out / 'index.html'}")
@@ -560,8 +585,9 @@ def main(argv=None) -> int:
     parser.add_argument("--static-widgets", action="store_true",
                         help="widgets as their static figures only (LMLIB_WIDGETS=static)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("LMLIB_DATA_DIR", str(ROOT.parent / "shared" / "data")) \
-        if (ROOT.parent / "shared" / "data").is_dir() else None
+    shared = ROOT.parent / "shared" / "data"   # the course's own machines (as in the Makefile)
+    if shared.is_dir():
+        os.environ.setdefault("LMLIB_DATA_DIR", str(shared))
     try:
         build(fast=args.fast, out=args.out, only=args.only, jobs=args.jobs, strict=args.strict,
               static_widgets=args.static_widgets)

@@ -105,3 +105,16 @@ def test_cache_is_emptied_when_lmlib_changes(tmp_path):
         f.write("\n# changed\n")
     site._check_cache(cache, root, quiet=True)
     assert not (cache / "executed.txt").exists(), "kept outputs made with another lmlib"
+
+
+def test_external_assets_are_found(tmp_path):
+    (tmp_path / "a.html").write_text(
+        '<script src="https://cdn.example.org/x.js"></script>'
+        '<link rel="stylesheet" href="//fonts.example.org/f.css">'
+        '<img alt="" src="https://example.org/badge.svg">'
+        '<a href="https://example.org/page">a link is fine</a>'
+        '<link rel="canonical" href="https://example.org/">'
+        '<script src="_static/local.js"></script>', encoding="utf-8")
+    assert site.external_assets(tmp_path) == [
+        "a.html: https://cdn.example.org/x.js", "a.html: //fonts.example.org/f.css",
+        "a.html: https://example.org/badge.svg"]
