@@ -53,9 +53,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_GLOB = "chapters/[0-9][0-9]_*.ipynb"
 BRANCH = "main"
 LAB_URL = "http://localhost:8888/lab/tree/"   # what `make lab` serves (its default port)
-# lmlib modules that are course tooling, not teaching code (moving to coursekit/): no pages
-TOOLING = {"exercises", "bench", "figures", "timing", "colab", "browser", "lab", "doctor",
-           "__main__"}
 
 FONTS = (".woff", ".woff2", ".ttf", ".eot", ".svg")
 # npm packages served from the build: name -> (spec, sha256 of the tarball, what to copy:
@@ -105,10 +102,8 @@ class SiteError(RuntimeError):
 
 def repository_url(root: Path = ROOT) -> str:
     """``https://github.com/OWNER/REPO`` from ``[project.urls] Repository`` in pyproject."""
-    try:
-        from coursekit.colab import repository
-    except ImportError:  # before the tooling moved out of lmlib
-        from lmlib.colab import repository
+    from coursekit.colab import repository
+
     return repository(Path(root) / "pyproject.toml")
 
 
@@ -224,15 +219,12 @@ _FROM_IMPORT = re.compile(r"^\s*from\s+lmlib((?:\.\w+)*)\s+import\s+\(?([\w\s,]+
 
 
 def _lmlib_modules(root: Path) -> dict[str, Path]:
-    """Teaching modules of lmlib: dotted name -> file (tooling left out)."""
+    """The modules of lmlib: dotted name -> file."""
     mods = {}
     for path in sorted((root / "lmlib").rglob("*.py")):
-        rel = path.relative_to(root).with_suffix("")
-        parts = list(rel.parts)
+        parts = list(path.relative_to(root).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts = parts[:-1]
-        if len(parts) > 1 and parts[1] in TOOLING:
-            continue
         mods[".".join(parts)] = path
     return mods
 

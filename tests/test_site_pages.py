@@ -72,7 +72,7 @@ def test_stage_writes_every_page_and_prunes(tmp_path):
     assert (tmp_path / "index.md").exists() and (tmp_path / "README.md").exists()
     assert (tmp_path / "lmlib" / "index.md").exists()
     assert (tmp_path / "lmlib" / "ngram.md").exists()
-    assert not (tmp_path / "lmlib" / "timing.md").exists(), "tooling has no page"
+    assert (tmp_path / "lmlib" / "scratch" / "attention.md").exists()
     stale = tmp_path / "chapters" / "99_gone.ipynb"
     stale.write_text("{}")
     before = (tmp_path / "index.md").stat().st_mtime_ns
