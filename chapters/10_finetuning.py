@@ -478,12 +478,13 @@ print(f"{len(wrapped)} layers wrapped and merged back; {n_before:,} parameters b
 # measures validation accuracy and at the end keeps the weights of the best one (early
 # stopping). The recipes (pooling, steps, learning rates) are in `lmlib.finetune.RECIPES`:
 # every run through the body gets 400 steps; the probe, which trains the head alone on
-# cached features, 1000. The learning rates were **picked on the validation split**, one
-# small grid per method, never on the test split: pre-trained weights should move only a
-# little, so full fine-tuning wants a much smaller rate than training from scratch, while
-# LoRA's fresh matrices and the lone head take larger ones. The grid and the best
-# validation accuracy of each point (the same protocol as below, recorded in
-# `lmlib.finetune.LR_SWEEP`; rerun it with `ft.lr_sweep`, about an hour of CPU):
+# cached features, 1000. Each method needs its own learning rate, and it must be **picked
+# on the validation split**, never on the test split: pre-trained weights should move only
+# a little, so full fine-tuning wants a smaller rate than training from scratch, while
+# LoRA's fresh matrices and the lone head take larger ones. The grids that were run, with
+# the best validation accuracy of each point (the protocol of the cells below, recorded in
+# `lmlib.finetune.LR_SWEEP`; `ft.lr_sweep` reruns a grid, a few CPU-minutes per point); a
+# method without a grid keeps the rate the course started from:
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.4))
@@ -662,12 +663,10 @@ if not FAST:
 #   arranged for telling speakers apart; a linear head on them gets part of the way above
 #   the majority class in seconds (asserted). Mean against last-character pooling: read the
 #   paired test; where p is large the gap between them is noise.
-# - **The learning rate matters more than the method.** With the from-scratch rate (1e-3)
-#   full fine-tuning peaks early and lands well below its tuned rate on validation (the
-#   grid above); at a rate small enough for pre-trained weights it is competitive. Whether
-#   full, last block or LoRA is best *here* is for the paired tests to say, and with a
-#   couple of hundred test speeches they rarely can: do not rank methods on gaps of a few
-#   points. On a model this small LoRA saves no time (the forward and backward passes
+# - **Do not rank the methods on gaps of a few points.** Whether full fine-tuning, the last
+#   block or LoRA is best *here* is for the paired tests to say, and with a couple of
+#   hundred test speeches they rarely can; a method's learning rate can matter as much as
+#   the method (the grids above). On a model this small LoRA saves no time (the forward and backward passes
 #   through the frozen body remain, asserted); on a billion-parameter model it is what makes
 #   fine-tuning fit in memory, since gradients and optimizer state exist only for A, B and
 #   the head.
