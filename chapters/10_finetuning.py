@@ -898,7 +898,7 @@ for mask_prompt in (True, False):
 for name, r in sft.items():
     print(f"{name:9s} right form {r['form']:.2f} | exactly right {r['exact']:.2f} | loss on answers "
           f"{r['answer_loss']:.3f}, on prompts {r['prompt_loss']:.3f} | general val {r['general']:.3f}")
-for (p, a), before, m, u in list(zip(sft_test, sft["before"]["replies"], sft["masked"]["replies"],
+for (p, _), before, m, u in list(zip(sft_test, sft["before"]["replies"], sft["masked"]["replies"],
                                      sft["unmasked"]["replies"]))[:6]:
     print(f"{p.strip():22s} before {before!r:24s} masked {m!r:28s} unmasked {u!r}")
 
