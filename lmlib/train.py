@@ -62,7 +62,9 @@ from lmlib.checkpoint import (
     _model_config,
     _unique_state,
     atomic_save,
+    config_diff,
     load_state_dict_file,
+    read_json,
     read_safetensors,
     save_checkpoint,
     state_path,
@@ -70,7 +72,7 @@ from lmlib.checkpoint import (
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
            "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
-           "estimate_loss", "PRESETS"]
+           "estimate_loss", "PRESETS", "from_preset"]
 
 
 # --------------------------------------------------------------------------------------
@@ -513,9 +515,10 @@ class Trainer:
                              f"(state, now): {diff}")
         own, _ = _unique_state(self.model)
         model_tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        saved_config = json.loads(metadata.get("config", "null") or "null")
-        if saved_config is not None and saved_config != _model_config(self.model):
-            raise ValueError(f"{path} was saved for another model config: {saved_config}")
+        model_diff = config_diff(read_json(metadata, "config", path), self.model)
+        if model_diff:
+            raise ValueError(f"{path} was saved for another model config; differences "
+                             f"(state, model): {model_diff}")
         with torch.no_grad():
             for key, target in own.items():
                 if key not in model_tensors or model_tensors[key].shape != target.shape:
@@ -683,7 +686,33 @@ PRESETS: dict[str, dict] = {
         model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
         train=dict(steps=10000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
                    warmup=200, eval_interval=250, eval_batches=40)),
+    # chapter 05's small model, whose attention the AttentionExplorer shows: a GPT with its
+    # own head and the exact GELU (lmlib/assets/attention_lm.safetensors was trained by an
+    # earlier loop with this shape; see the chapter)
+    "shakespeare-attention": dict(
+        model=dict(block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0,
+                   tie_weights=False, gelu="none"),
+        train=dict(steps=1000, batch_size=32, block_size=64, lr=3e-3, min_lr=3e-4, warmup=50,
+                   weight_decay=0.01, betas=(0.9, 0.999), eval_interval=100, eval_batches=10,
+                   seed=0)),
 }
+
+
+def from_preset(name: str, vocab_size: int, **model_overrides):
+    """``(model, TrainConfig)`` of the preset ``name``: a fresh model (its weights drawn from
+    torch's global generator, so seed first) and the training recipe."""
+    from lmlib.models.gpt import GPT, GPTConfig
+    from lmlib.models.lstm import LSTMLM
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    mkw = dict(preset["model"], **model_overrides)
+    if preset.get("kind", "gpt") == "lstm":
+        model = LSTMLM(vocab_size, **mkw)
+    else:
+        model = GPT(GPTConfig(vocab_size=vocab_size, **mkw))
+    return model, TrainConfig(**preset["train"])
 
 
 def _parse_value(text: str):
@@ -715,8 +744,6 @@ def main(argv=None) -> int:
 
     import lmlib
     from lmlib.data import names_streams, shakespeare
-    from lmlib.models.gpt import GPT, GPTConfig
-    from lmlib.models.lstm import LSTMLM
 
     lmlib.setup(quiet=True)
     preset = PRESETS[args.preset]
@@ -734,10 +761,7 @@ def main(argv=None) -> int:
     else:
         tok, train_ids, val_ids = shakespeare()
     try:
-        if preset.get("kind", "gpt") == "lstm":
-            model = LSTMLM(tok.vocab_size, **mkw)
-        else:
-            model = GPT(GPTConfig(vocab_size=tok.vocab_size, **mkw))
+        model, _ = from_preset(args.preset, tok.vocab_size, **mkw)
         config = TrainConfig(**tkw)
     except (TypeError, ValueError) as err:
         parser.error(str(err))

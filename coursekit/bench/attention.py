@@ -82,21 +82,21 @@ def _widget() -> list[Measurement]:
 
 
 def _model() -> list[Measurement]:
+    import torch
+
     from lmlib.data import shakespeare
-    from lmlib.models.attention_lm import (
-        AttentionLM,
-        AttentionLMConfig,
-        evaluate,
-        train_attention_lm,
-    )
+    from lmlib.pretrained import load_pretrained
+    from lmlib.scoring import score
+    from lmlib.train import from_preset, train
 
     tok, train_ids, val_ids = shakespeare()
-    shipped = AttentionLM.load_pretrained()
-    shipped_val = evaluate(shipped, val_ids)
+    shipped, _ = load_pretrained("shakespeare-attention")
+    shipped_val = score(shipped, val_ids)
+    torch.manual_seed(0)
+    model, config = from_preset("shakespeare-attention", tok.vocab_size)
     with stopwatch() as t:
-        model, _ = train_attention_lm(train_ids, steps=1000,
-                                      cfg=AttentionLMConfig(vocab_size=tok.vocab_size))
-    val = evaluate(model, val_ids)
+        train(model, train_ids, val_ids, config, progress=False, plot=False)
+    val = score(model, val_ids)
     return [
         Measurement("AttentionLM shipped val loss", shipped_val, "nats/char", "< 2.05",
                     "2 layers x 4 heads, 64 dims, 113k params, full val split"),

@@ -39,6 +39,9 @@ class GPTConfig:
     n_embd: int
     dropout: float = 0.0
     bias: bool = True  # biases in the Linear layers and LayerNorms, like GPT-2
+    tie_weights: bool = True  # the head reuses the token embedding, like GPT-2; False: its
+    #                          own (V, C) matrix, with a bias when ``bias`` (chapter 05's model)
+    gelu: str = "tanh"  # GPT-2's tanh approximation of GELU, or "none" for the exact one
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -50,6 +53,8 @@ class GPTConfig:
                              f"n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.gelu not in ("tanh", "none"):
+            raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'none', got {self.gelu!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -127,12 +132,13 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """The feed-forward block: Linear C -> 4C, GELU (GPT-2's tanh form), Linear 4C -> C."""
+    """The feed-forward block: Linear C -> 4C, GELU (GPT-2's tanh form by default), Linear
+    4C -> C."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU(approximate="tanh")
+        self.gelu = nn.GELU(approximate=config.gelu)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -185,8 +191,10 @@ class GPT(nn.Module):
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
         ))
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.transformer.wte.weight  # weight tying: one (V, C) matrix
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size,
+                                 bias=config.bias and not config.tie_weights)
+        if config.tie_weights:
+            self.lm_head.weight = self.transformer.wte.weight  # weight tying: one (V, C) matrix
         self.apply(self._init_weights)
         # GPT-2: scale the projections that write into the residual stream by 1/sqrt(2 L),
         # so that the stream's variance does not grow with depth
@@ -305,6 +313,17 @@ class GPT(nn.Module):
             x, kv = block.forward_cached(x, None if past_kv is None else past_kv[i])
             present.append(kv)
         return self.lm_head(self.transformer.ln_f(x)), tuple(present)
+
+    @torch.no_grad()
+    def attention_maps(self, idx) -> torch.Tensor:
+        """The attention weights of every layer and head for ONE sequence: ``idx`` ``(T,)``
+        or ``(1, T)`` token ids -> ``(n_layer, n_head, T, T)`` (eval mode, no gradient)."""
+        idx = torch.as_tensor(idx).reshape(1, -1)
+        was_training = self.training
+        self.eval()
+        att = self(idx, return_attention=True)[2]
+        self.train(was_training)
+        return att[:, 0]
 
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
