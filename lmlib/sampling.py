@@ -96,11 +96,11 @@ def _check_temperature(temperature, allow_zero: bool) -> float:
     return t
 
 
-def _check_k(k) -> int:
+def _check_k(k, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int >= 1, got {type(k).__name__} {k!r}")
+        raise TypeError(f"{name} must be an int >= 1, got {type(k).__name__} {k!r}")
     if k < 1:
-        raise ValueError(f"k must be an int >= 1 (the number of tokens kept), got {k}")
+        raise ValueError(f"{name} must be an int >= 1 (the number of tokens kept), got {k}")
     return int(k)
 
 
@@ -275,7 +275,7 @@ def _filter(logits, top_k, top_p, min_p):
 def _check_sampling(temperature, top_k, top_p, min_p) -> float:
     t = _check_temperature(temperature, allow_zero=True)
     if top_k is not None:
-        _check_k(top_k)
+        _check_k(top_k, "top_k")
     if top_p is not None:
         _check_p(top_p, "top_p")
     if min_p is not None:

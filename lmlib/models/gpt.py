@@ -21,6 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.sampling import sample
+
 __all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "gpt_shakespeare.safetensors"
@@ -328,31 +330,23 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None):
-        """Continue ``idx`` (B, T) by ``max_new_tokens`` sampled tokens -> (B, T + new).
+        """Continue each row of ``idx`` (B, T) by ``max_new_tokens`` tokens -> (B, T + new).
 
-        Each step feeds the last ``block_size`` tokens, divides the last logits by
-        ``temperature``, keeps the ``top_k`` most likely tokens (all when ``None``) and
-        samples from the softmax. Chapter 09 builds more decoding methods.
+        Each step feeds the last ``block_size`` tokens and draws the next token from the last
+        logits with :func:`lmlib.sampling.sample` (``temperature``, ``top_k``; temperature 0
+        is greedy). Chapter 09 builds more decoding methods, and a KV cache, in
+        :func:`lmlib.sampling.generate`.
         """
         self._check_ids(idx, "idx")
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+                or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
         was_training = self.training
         self.eval()
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]
-            logits, _ = self(context)
-            logits = logits[:, -1, :] / temperature  # (B, V)
-            if top_k is not None and top_k < logits.size(-1):
-                kth = torch.topk(logits, top_k).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            probs = F.softmax(logits, dim=-1)
-            nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
-            idx = torch.cat([idx, nxt.to(idx.dtype)], dim=1)
+            logits, _ = self(idx[:, -self.config.block_size:])
+            nxt = sample(logits[:, -1, :], temperature=temperature, top_k=top_k, rng=generator)
+            idx = torch.cat([idx, nxt[:, None].to(idx.dtype)], dim=1)
         self.train(was_training)
         return idx
 

@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.sampling import sample
+
 __all__ = ["LSTMLM", "LSTMConfig", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "lstm_shakespeare.safetensors"
@@ -112,25 +114,22 @@ class LSTMLM(nn.Module):
     @torch.no_grad()
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None):
-        """Continue each row of ``idx`` ``(B, T)`` by ``max_new_tokens`` sampled tokens.
+        """Continue each row of ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens drawn with
+        :func:`lmlib.sampling.sample` (``temperature``, ``top_k``; temperature 0 is greedy).
 
         The recurrent state is carried, so each new token costs one LSTM step (no window
         to re-read, unlike a transformer without a KV cache). Returns ``(B, T + new)``."""
         self._check_idx(idx)
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+                or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
         was_training = self.training
         self.eval()
         logits, state = self.run(idx)
         out = [idx]
         for _ in range(max_new_tokens):
-            last = logits[:, -1, :] / temperature
-            if top_k is not None:
-                kth = torch.topk(last, min(top_k, last.size(-1))).values[:, -1:]
-                last = last.masked_fill(last < kth, float("-inf"))
-            nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
+            nxt = sample(logits[:, -1, :], temperature=temperature, top_k=top_k,
+                         rng=generator)[:, None]
             out.append(nxt)
             logits, state = self.run(nxt, state)
         self.train(was_training)
