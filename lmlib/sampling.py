@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
+
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter",
            "repetition_penalty", "softmax", "sample", "generate", "beam_search",
            "distinct_n"]
@@ -241,11 +243,7 @@ def repetition_penalty(logits, previous_ids, penalty: float):
                             f"{type(previous_ids).__name__}") from None
     if ids.size == 0:
         return logits.clone() if is_torch else logits.copy()
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"previous_ids must hold integer token ids, got dtype {ids.dtype}")
-    if ids.min() < 0 or ids.max() >= V:
-        raise ValueError(f"previous_ids must be token ids in [0, {V}), got values in "
-                         f"[{ids.min()}, {ids.max()}]")
+    ids = check_ids(ids, "previous_ids", vocab_size=V)
     seen = np.zeros(tuple(logits.shape), dtype=bool)
     if ids.ndim == 1:
         seen[..., ids] = True
@@ -355,12 +353,7 @@ def _prompt_list(prompt_ids, vocab_size: int | None) -> list[int]:
     if arr.size == 0:
         raise ValueError("prompt_ids is empty: give at least one token to start from (for a "
                          "character model, e.g. the id of '\\n')")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"prompt_ids must hold integer token ids, got dtype {arr.dtype}")
-    if arr.min() < 0 or (vocab_size is not None and arr.max() >= vocab_size):
-        raise ValueError(f"prompt_ids must be token ids in [0, {vocab_size}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    return [int(i) for i in arr]
+    return [int(i) for i in check_ids(arr, "prompt_ids", vocab_size=vocab_size)]
 
 
 def _model_facts(model) -> tuple[int | None, int | None, torch.device]:

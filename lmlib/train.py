@@ -69,6 +69,7 @@ from lmlib.checkpoint import (
     save_checkpoint,
     state_path,
 )
+from lmlib.data import check_ids, get_batch
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
            "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
@@ -261,21 +262,11 @@ def estimate_loss(model: nn.Module, batches: list, device=None) -> float:
 # the training loop
 # --------------------------------------------------------------------------------------
 
-def _check_ids(ids, name: str, min_len: int) -> np.ndarray:
+def _stream(ids, name: str, min_len: int, vocab_size: int | None) -> np.ndarray:
+    """A checked 1-D stream of token ids as a NumPy int64 array (tensors are copied off)."""
     if isinstance(ids, torch.Tensor):
         ids = ids.detach().cpu().numpy()
-    ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError(f"{name} must be one stream of token ids of shape (N,), got shape "
-                         f"{ids.shape}")
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-    if len(ids) < min_len:
-        raise ValueError(f"{name} has {len(ids)} tokens; it needs at least {min_len} "
-                         f"(block_size + 1)")
-    if ids.min() < 0:
-        raise ValueError(f"{name} holds negative token ids")
-    return ids.astype(np.int64, copy=False)
+    return check_ids(ids, name, ndim=1, min_len=min_len, vocab_size=vocab_size)
 
 
 def _in_notebook() -> bool:
@@ -325,16 +316,10 @@ class Trainer:
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
         self.config = config
-        need = config.block_size + 1
-        self.train_ids = _check_ids(train_ids, "train_ids", need)
-        self.val_ids = _check_ids(val_ids, "val_ids", need)
         mconf = getattr(model, "config", None)
         vocab = getattr(mconf, "vocab_size", None)
-        if vocab is not None:
-            for name, ids in (("train_ids", self.train_ids), ("val_ids", self.val_ids)):
-                if ids.max() >= vocab:
-                    raise ValueError(f"{name} holds token id {int(ids.max())}, outside the "
-                                     f"model's vocabulary [0, {vocab})")
+        self.train_ids = _stream(train_ids, "train_ids", config.block_size + 1, vocab)
+        self.val_ids = _stream(val_ids, "val_ids", config.block_size + 1, vocab)
         model_block = getattr(mconf, "block_size", None)
         if model_block is not None and config.block_size > model_block:
             raise ValueError(f"TrainConfig.block_size ({config.block_size}) is longer than the "
@@ -384,9 +369,6 @@ class Trainer:
             self.train_model = DDP(self.train_model, device_ids=ids)
         # the fixed evaluation batches: the same windows at every evaluation
         eval_rng = np.random.default_rng([config.seed, 1])
-        from lmlib.data import get_batch
-
-        self._get_batch = get_batch
         self.eval_sets = {
             split: [get_batch(ids, config.batch_size, config.block_size, eval_rng)
                     for _ in range(config.eval_batches)]
@@ -426,7 +408,7 @@ class Trainer:
         lr = lr_at(self.step_num, cfg)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = self._get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.rng)
+        x, y = get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.rng)
         m = cfg.micro_batches
         piece = cfg.batch_size // (self.world_size * m)
         mine = slice(self.rank * m * piece, (self.rank + 1) * m * piece)

@@ -157,7 +157,7 @@ def test_numpy_forward_bad_input():
         gpt_forward(params, np.zeros(13, dtype=np.int64), model.config)
     with pytest.raises(ValueError, match="in \\[0, 13\\)"):
         gpt_forward(params, np.array([0, 13]), model.config)
-    with pytest.raises(ValueError, match="integer"):
+    with pytest.raises(TypeError, match="integer"):
         gpt_forward(params, np.array([0.5, 1.0]), model.config)
 
 

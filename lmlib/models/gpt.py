@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
 from lmlib.sampling import sample
 
 __all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "ASSET"]
@@ -221,13 +222,11 @@ class GPT(nn.Module):
             n -= self.transformer.wpe.weight.numel() + self.transformer.wte.weight.numel()
         return n
 
-    def _check_ids(self, idx, name: str) -> None:
+    def _check_ids(self, idx, name: str = "idx", ignore_index: int | None = None) -> None:
+        """``idx`` must be a (B, T) tensor of ids in the vocabulary (see lmlib.data.check_ids)."""
         if not isinstance(idx, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
-        if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
-        if idx.dim() != 2:
-            raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}")
+        check_ids(idx, name, ndim=2, vocab_size=self.config.vocab_size, ignore_index=ignore_index)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 return_attention: bool = False, past_kv=None, use_cache: bool = False):
@@ -248,24 +247,17 @@ class GPT(nn.Module):
                                  "with targets or return_attention")
             logits, present = self.forward_cached(idx, past_kv)
             return logits, None, present
-        self._check_ids(idx, "idx")
+        self._check_ids(idx)
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"idx has {T} positions but this model's block_size is "
                              f"{self.config.block_size}; crop the context to the last "
                              f"{self.config.block_size} tokens")
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
-            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], "
-                             f"outside the vocabulary [0, {self.config.vocab_size})")
         if targets is not None:
-            self._check_ids(targets, "targets")
+            self._check_ids(targets, "targets", ignore_index=-1)  # -1: a position to ignore
             if targets.shape != idx.shape:
                 raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
                                  f"got {tuple(targets.shape)}")
-            if targets.numel() and (int(targets.min()) < -1
-                                    or int(targets.max()) >= self.config.vocab_size):
-                raise ValueError(f"targets must be ids in [0, {self.config.vocab_size}) "
-                                 f"(or -1 to ignore a position)")
         pos = torch.arange(T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         atts = []
@@ -291,7 +283,7 @@ class GPT(nn.Module):
         positions. The logits equal those of :meth:`forward` on the whole sequence (to
         float rounding). P + T may not exceed ``block_size``.
         """
-        self._check_ids(idx, "idx")
+        self._check_ids(idx)
         B, T = idx.shape
         n_layer = self.config.n_layer
         if past_kv is not None and (not isinstance(past_kv, (tuple, list))
@@ -305,9 +297,6 @@ class GPT(nn.Module):
             raise ValueError(f"the cache holds {P} positions and idx adds {T}: more than this "
                              f"model's block_size {self.config.block_size}; start a new cache "
                              f"from the last tokens")
-        if int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size:
-            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], "
-                             f"outside the vocabulary [0, {self.config.vocab_size})")
         pos = torch.arange(P, P + T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         present = []
@@ -337,7 +326,7 @@ class GPT(nn.Module):
         is greedy). Chapter 09 builds more decoding methods, and a KV cache, in
         :func:`lmlib.sampling.generate`.
         """
-        self._check_ids(idx, "idx")
+        self._check_ids(idx)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
                 or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")

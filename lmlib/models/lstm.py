@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
 from lmlib.sampling import sample
 
 __all__ = ["LSTMLM", "LSTMConfig", "ASSET"]
@@ -75,14 +76,12 @@ class LSTMLM(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def _check_idx(self, idx, name="idx"):
+    def _check_idx(self, idx, name="idx", ignore_index: int | None = None):
+        """``idx`` must be a (B, T) tensor of ids in the vocabulary (lmlib.data.check_ids)."""
         if not torch.is_tensor(idx):
             raise TypeError(f"{name} must be a torch tensor of token ids, got "
                             f"{type(idx).__name__}")
-        if idx.dim() != 2:
-            raise ValueError(f"{name} must have shape (B, T), got shape {tuple(idx.shape)}")
-        if idx.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        check_ids(idx, name, ndim=2, vocab_size=self.config.vocab_size, ignore_index=ignore_index)
 
     def run(self, idx, state=None):
         """``(logits (B, T, V), (h, c))`` for ``idx`` ``(B, T)``, starting from ``state``
@@ -107,6 +106,7 @@ class LSTMLM(nn.Module):
                 got = tuple(targets.shape) if torch.is_tensor(targets) else type(targets).__name__
                 raise ValueError(f"targets must be a tensor of the shape of idx, "
                                  f"{tuple(idx.shape)}, got {got}")
+            self._check_idx(targets, "targets", ignore_index=-1)  # -1: a position to ignore
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
                                    ignore_index=-1)
         return logits, loss
