@@ -52,14 +52,14 @@ sync: setup
 	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
 	$(PY) -m coursekit.exercises generate
 
-# What students get: the course without solutions/ (from the last commit).
-handout:
-	@mkdir -p build
-	git archive --format=zip --prefix=ngrams-to-gpt/ -o build/handout.zip HEAD -- . ':!solutions'
-	@echo "wrote build/handout.zip (everything but solutions/)"
+# What students get (coursekit/exercises/handout.py): chapters, exercises, lmlib, a student
+# README and a runtime-only install, from the last commit; refuses uncommitted changes.
+# `make handout REF=fall-2027` pins the Colab badges to that tag (push the tag first).
+handout: setup
+	$(PY) -m coursekit.exercises handout $(if $(REF),--ref $(REF))
 
 doctor: setup
-	$(PY) -m lmlib doctor
+	$(PY) -m coursekit doctor
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -28,15 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from lmlib.scoring import score
+
 __all__ = ["PARTS", "Result", "shakespeare_results", "write_results", "plot_results",
            "widget_screenshots", "make_figures", "main"]
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 OUT = COURSE_ROOT / "docs" / "figures"
-PARTS = ("results", "widgets")
+PARTS = ("results", "curve", "widgets")
 
 # one colour per family (Okabe-Ito, readable by colour-blind readers)
-FAMILY_COLORS = {"baseline": "#999999", "n-gram": "#0072B2", "attention-only": "#E69F00",
+FAMILY_COLORS = {"baseline": "#999999", "n-gram": "#0072B2", "attention": "#E69F00",
                  "recurrent": "#009E73", "transformer": "#D55E00"}
 
 
@@ -54,43 +56,34 @@ class Result:
 
 # ---------------------------------------------------------------------------- results
 def _ngram(order: int, smoothing: str, **kwargs):
-    """A function of ``(train, val, V)``: the val loss of an n-gram fitted on train, the
-    same call as ``coursekit.bench.ngram``."""
+    """A function of ``(train, val, V)``: the val score of an n-gram fitted on train."""
     from lmlib.ngram import NGramLM
 
-    return lambda train, val, V: (NGramLM(order, smoothing, **kwargs).fit(train, V)
-                                  .cross_entropy(val))
+    return lambda train, val, V: score(NGramLM(order, smoothing, **kwargs).fit(train, V), val)
 
 
 def _uniform(train, val, V) -> float:
     from lmlib import metrics
 
-    return metrics.nll(np.full(len(val), 1.0 / V))
+    return metrics.nll(np.full(len(val) - 1, 1.0 / V))
 
 
 def _attention_lm(train, val, V) -> float:
-    """The shipped attention model on the whole windows of 64 characters of val, each from an
-    empty context (the protocol of the README's row; lmlib.scoring.score's course protocol
-    gives 1.9616)."""
     from lmlib.pretrained import load_pretrained
-    from lmlib.scoring import score
 
-    model, _ = load_pretrained("shakespeare-attention")
-    T = model.config.block_size
-    return score(model, val[:(len(val) - 1) // T * T + 1], protocol="windows")
+    return score(load_pretrained("shakespeare-attention")[0], val)
 
 
 def _lstm(train, val, V) -> float:
     from lmlib.pretrained import load_pretrained
-    from lmlib.scoring import score
 
     return score(load_pretrained("shakespeare-lstm")[0], val)
 
 
 def _gpt(train, val, V) -> float:
-    from coursekit.bench.gpt import shipped_val
+    from lmlib.pretrained import load_pretrained
 
-    return shipped_val()[0]
+    return score(load_pretrained("shakespeare-gpt")[0], val)
 
 
 def _gpt_label() -> str:
@@ -101,33 +94,25 @@ def _gpt_label() -> str:
     return f"GPT {c.n_layer} layers × {c.n_head} heads × {c.n_embd} (shipped)"
 
 
-# key -> (model, family, how it is computed, function of (train, val, V)), the course's
-# order; ``model`` may be a function giving the label when the checkpoint is read
+# key -> (model, family, what is scored, function of (train, val, V)), the course's order;
+# ``model`` may be a function giving the label when the checkpoint is read. Every loss is
+# lmlib.scoring.score(model, val): the course's one protocol.
 MODELS = {
-    "uniform": ("uniform", "baseline",
-                "lmlib.metrics.nll of 1/V for every val character (ch00)", _uniform),
-    "unigram": ("unigram", "baseline", "NGramLM(1, 'mle').fit(train).cross_entropy(val) (ch00)",
-                _ngram(1, "mle")),
-    "bigram-add1": ("bigram, add-1", "n-gram",
-                    "NGramLM(2, 'add-k', k=1.0), as coursekit.bench.ngram (ch01)",
+    "uniform": ("uniform", "baseline", "1/V for every val character (ch00)", _uniform),
+    "unigram": ("unigram", "baseline", "NGramLM(1, 'mle') (ch00)", _ngram(1, "mle")),
+    "bigram-add1": ("bigram, add-1", "n-gram", "NGramLM(2, 'add-k', k=1.0) (ch01)",
                     _ngram(2, "add-k", k=1.0)),
-    "5gram-addk": ("5-gram, add-k (k = 0.01)", "n-gram",
-                   "NGramLM(5, 'add-k', k=0.01), as coursekit.bench.ngram (ch01)",
+    "5gram-addk": ("5-gram, add-k (k = 0.01)", "n-gram", "NGramLM(5, 'add-k', k=0.01) (ch01)",
                    _ngram(5, "add-k", k=0.01)),
-    "6gram-kn": ("6-gram Kneser–Ney", "n-gram",
-                 "NGramLM(6, 'kneser-ney'), D = 0.75, as coursekit.bench.ngram (ch01)",
+    "6gram-kn": ("6-gram Kneser–Ney", "n-gram", "NGramLM(6, 'kneser-ney'), D = 0.75 (ch01)",
                  _ngram(6, "kneser-ney")),
     "7gram-mkn": ("7-gram modified Kneser–Ney", "n-gram",
-                  "NGramLM(7, 'modified-kneser-ney'), as coursekit.bench.ngram (ch01)",
-                  _ngram(7, "modified-kneser-ney")),
-    "attention": ("attention-only LM, 2 layers × 4 heads (shipped)", "attention-only",
-                  "lmlib.scoring.score(load_pretrained('shakespeare-attention')[0], whole "
-                  "windows of val, protocol='windows') (ch05)", _attention_lm),
-    "lstm": ("LSTM 1 × 384 (shipped)", "recurrent",
-             "lmlib.scoring.score(load_pretrained('shakespeare-lstm')[0], val): val read as one "
-             "stream, as coursekit.bench.lstm (ch04)", _lstm),
-    "gpt": (_gpt_label, "transformer", "coursekit.bench.gpt.shipped_val(): windows of the block "
-            "size sliding by half a block (ch07)", _gpt),
+                  "NGramLM(7, 'modified-kneser-ney') (ch01)", _ngram(7, "modified-kneser-ney")),
+    "attention": ("attention LM (pre-LN blocks), 2 layers × 4 heads (shipped)", "attention",
+                  "the shipped chapter-05 model (ch05)", _attention_lm),
+    "lstm": ("LSTM 1 × 384 (shipped)", "recurrent", "the shipped LSTM, one stream (ch04)", _lstm),
+    "gpt": (_gpt_label, "transformer", "the shipped GPT, windows sliding by half a block (ch07)",
+            _gpt),
 }
 
 
@@ -167,6 +152,9 @@ def write_results(results: list[Result], path: Path) -> Path:
     record = {
         "what": "loss on Tiny Shakespeare val (the last 10%, 111,540 characters), nats per "
                 "character, lower is better",
+        "protocol": "lmlib.scoring.score: every character after the first predicted once; "
+                    "fixed-context models through windows sliding by half a window, recurrent "
+                    "models as one stream, n-grams with their order",
         "command": "make figures (python -m coursekit.figures)",
         "results": [asdict(r) for r in results],
         "checkpoints": {f"lmlib/assets/{p.name}": {"sha256": _sha256(p)}
@@ -387,6 +375,42 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------- command
+def plot_curve(curve: Path, path: Path) -> Path:
+    """The compute curve (``python -m coursekit.bench.curve``): val loss against process CPU
+    seconds, log scale, one line per family; n-grams at their fit + score time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = json.loads(Path(curve).read_text(encoding="utf-8"))["points"]
+    if not points:
+        raise ValueError(f"{curve} holds no points yet: run python -m coursekit.bench.curve")
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    styles = {"n-gram": ("n-gram", "s"), "gpt": ("transformer", "o"), "lstm": ("recurrent", "^")}
+    for family, (color_key, marker) in styles.items():
+        rows = sorted((p["cpu_s"], p["val"], pid) for pid, p in points.items()
+                      if p["spec"]["family"] == family)
+        if rows:
+            x, y, ids = zip(*rows)
+            ax.plot(x, y, marker, ls="-" if family != "n-gram" else "none", ms=5,
+                    color=FAMILY_COLORS[color_key], label=family)
+            if family == "n-gram":
+                for xi, yi, pid in rows:
+                    label = pid.split("-")[1] + ("m" if "modified" in pid else "")
+                    ax.annotate(label, (xi, yi), fontsize=7, xytext=(3, 2),
+                                textcoords="offset points")
+    ax.set(xscale="log", xlabel="process CPU seconds, one thread (log scale); n-grams: "
+                                  "order (m: modified Kneser–Ney)",
+           ylabel="val loss, nats/char (lmlib.scoring)",
+           title="Shakespeare val loss against compute")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
 def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True) -> list[Path]:
     """Write the figures of ``only`` (``"results"``, ``"widgets"``, or ``None`` for both)
     into ``out``; returns the paths written."""
@@ -404,6 +428,9 @@ def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True)
                     plot_results(results, out / "results.png")]
         if verbose:
             print(f"results: {time.perf_counter() - start:.1f} s", flush=True)
+    curve = COURSE_ROOT / "docs" / "figures" / "curve.json"
+    if only in (None, "curve") and curve.is_file():
+        written.append(plot_curve(curve, out / "curve.png"))
     if only in (None, "widgets"):
         start = time.perf_counter()
         if verbose:

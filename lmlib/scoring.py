@@ -86,6 +86,8 @@ def _ngram_token_losses(model: NGramLM, ids: np.ndarray) -> np.ndarray:
     first = [-np.log(model.next_token_probs(ids[:t])[ids[t]])
              for t in range(1, min(model.order - 1, len(ids)))]
     rest = -model.log_probs(ids) if len(ids) >= model.order else np.array([])
+    if model.order == 1:  # a unigram scores every token; the protocol starts at the second
+        rest = rest[1:]
     return np.concatenate([np.asarray(first, dtype=np.float64), rest])
 
 

@@ -45,6 +45,7 @@ class GPTConfig:
     tie_weights: bool = True  # the head reuses the token embedding, like GPT-2; False: its
     #                          own (V, C) matrix, with a bias when ``bias`` (chapter 05's model)
     gelu: str = "tanh"  # GPT-2's tanh approximation of GELU, or "none" for the exact one
+    causal: bool = True  # False drops the causal mask (an encoder; chapter 06 shows the leak)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -58,9 +59,14 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
         if self.gelu not in ("tanh", "none"):
             raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'none', got {self.gelu!r}")
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"GPTConfig.causal must be True or False, got {self.causal!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["causal"]:  # the default is not written, so older checkpoints still match
+            del d["causal"]
+        return d
 
 
 class CausalSelfAttention(nn.Module):
@@ -75,6 +81,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head = config.n_head
         self.n_embd = config.n_embd
         self.dropout = config.dropout
+        self.causal = config.causal
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
@@ -95,12 +102,13 @@ class CausalSelfAttention(nn.Module):
         if return_attention:
             # the explicit path: softmax(q k^T / sqrt(d_k)) with the future masked out
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))  # (B, H, T, T)
-            scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
+            if self.causal:
+                scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
             att = F.softmax(scores, dim=-1)
             y = self.attn_dropout(att) @ v  # (B, H, T, C // H)
         else:  # the same maths in one fused kernel, which does not return the weights
             y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+                q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.c_proj(y)), att
 
@@ -113,6 +121,9 @@ class CausalSelfAttention(nn.Module):
         the cache for the next call. The new queries see every cached key and, among the
         new positions, only the earlier ones.
         """
+        if not self.causal:
+            raise ValueError("a KV cache needs causal attention: this model has causal=False, "
+                             "so every position depends on later ones")
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
