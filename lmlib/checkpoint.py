@@ -148,7 +148,7 @@ def config_diff(saved: dict | None, model: nn.Module, ignore: tuple[str, ...] = 
         return {}
     defaults = {f.name: f.default for f in dataclasses.fields(model.config)
                 if f.default is not dataclasses.MISSING}
-    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
+    saved, mine = ({**defaults, **saved}, {**defaults, **mine})
     return {k: (saved.get(k), mine.get(k)) for k in sorted(set(saved) | set(mine))
             if saved.get(k) != mine.get(k) and k not in ignore}
 
