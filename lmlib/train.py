@@ -26,17 +26,9 @@ Command line (the shipped model is trained this way)::
 
     python -m lmlib.train --preset shakespeare-gpt --checkpoint gpt.safetensors --resume
 
-Checkpoints are safetensors files: the tensors, plus text metadata with the model's class
-and config (JSON). Nothing is ever unpickled.
-
-Scaling up (one place each, all in :class:`Trainer`): the device comes from
-:func:`lmlib.get_device` (``TrainConfig.device``); mixed precision on a GPU
-(``TrainConfig.amp``: bf16 autocast, or fp16 with a gradient scaler) is
-:meth:`Trainer.autocast`; ``TrainConfig.compile=True`` runs ``torch.compile`` (opt-in);
-data parallelism is PyTorch's own ``DistributedDataParallel``: under ``torchrun`` every
-process draws the same global batch and keeps its slice, gradients are accumulated over
-``micro_batches`` and averaged over processes, and only rank 0 (``Trainer.is_main``)
-writes logs and checkpoints::
+Checkpoints (:mod:`lmlib.checkpoint`) are safetensors files; nothing is ever unpickled.
+Scaling up (a GPU, mixed precision, ``torch.compile``, several processes under
+``torchrun``) is :mod:`lmlib.scaling`; it changes where a step runs, not what it computes::
 
     torchrun --nproc_per_node=2 -m lmlib.train --preset shakespeare-gpt --checkpoint gpt.safetensors
 """
@@ -44,7 +36,6 @@ writes logs and checkpoints::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
@@ -70,9 +61,9 @@ from lmlib.checkpoint import (
     state_path,
 )
 from lmlib.data import check_ids, get_batch
+from lmlib.scaling import AMP_MODES, CompileError, Scaling, distributed_info, init_distributed
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
-           "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
            "estimate_loss", "PRESETS", "from_preset"]
 
 
@@ -157,71 +148,6 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> History:
         return cls(**d)
-
-
-AMP_MODES = ("auto", "off", "bf16", "fp16")
-
-
-def resolve_amp(amp: str, device) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device``: ``None`` means full float32.
-
-    ``"auto"`` is bfloat16 on a CUDA GPU that supports it, float16 (with a gradient scaler)
-    on an older one, and off on the CPU and on MPS (mixed precision saves little there and
-    changes the numbers). ``"bf16"``/``"fp16"`` asked for explicitly need CUDA.
-    """
-    if amp not in AMP_MODES:
-        raise ValueError(f"amp must be one of {AMP_MODES}, got {amp!r}")
-    device = torch.device(device)
-    if amp == "off":
-        return None
-    if device.type != "cuda":
-        if amp == "auto":
-            return None
-        raise ValueError(f"amp={amp!r} needs a CUDA device; on {device.type} use amp='auto' "
-                         f"or 'off' (mixed precision is off on the CPU)")
-    if amp == "fp16":
-        return torch.float16
-    if amp == "bf16":
-        if not torch.cuda.is_bf16_supported():
-            raise ValueError("amp='bf16' was asked for, but this GPU has no bfloat16; use "
-                             "amp='fp16' or 'auto'")
-        return torch.bfloat16
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def compile_unavailable_reason(device) -> str | None:
-    """Why ``torch.compile`` cannot work here (a sentence), or ``None`` if it should."""
-    if not hasattr(torch, "compile"):
-        return f"torch {torch.__version__} has no torch.compile (it needs torch >= 2.0)"
-    try:
-        import torch._dynamo as dynamo
-
-        supported = getattr(dynamo, "is_dynamo_supported", None)
-        if supported is not None and not supported():
-            return f"torch.compile does not support this Python ({sys.version.split()[0]})"
-    except ImportError as err:
-        return f"torch.compile cannot be imported: {err}"
-    if torch.device(device).type == "cpu":
-        import shutil
-
-        if not any(shutil.which(cc) for cc in (os.environ.get("CXX", ""), "g++", "c++", "clang++")
-                   if cc):
-            return "torch.compile on the CPU needs a C++ compiler (g++ or clang++), none found"
-    return None
-
-
-class CompileError(RuntimeError):
-    """``torch.compile`` was asked for (``TrainConfig.compile=True``) and failed."""
-
-
-def distributed_info() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process: ``(0, 1)`` unless a torch.distributed process
-    group is running (e.g. under ``torchrun``)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
@@ -324,33 +250,16 @@ class Trainer:
         if model_block is not None and config.block_size > model_block:
             raise ValueError(f"TrainConfig.block_size ({config.block_size}) is longer than the "
                              f"model's block_size ({model_block})")
-        from lmlib import get_device
-
-        # data parallelism: every process (rank) handles batch_size / world_size windows of
-        # each batch, in micro_batches forward/backward passes
-        self.rank, self.world_size = distributed_info()
-        parts = self.world_size * config.micro_batches
-        if config.batch_size % parts:
-            raise ValueError(
-                f"TrainConfig.batch_size ({config.batch_size}) must be divisible by the number "
-                f"of processes ({self.world_size}) times micro_batches ({config.micro_batches}) "
-                f"= {parts}; use fewer processes (--nproc_per_node) or another batch_size")
-        self.device = get_device(config.device)
-        if self.world_size > 1 and self.device.type == "cuda" and self.device.index is None:
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
-        self.amp_dtype = resolve_amp(config.amp, self.device)
-        if config.compile:
-            reason = compile_unavailable_reason(self.device)
-            if reason is not None:
-                raise ValueError(f"TrainConfig.compile=True, but {reason}; use compile=False")
-        self.model = model.to(self.device)  # the plain model: checkpoints, evaluation
+        self.scaling = Scaling(model, config.device, config.amp, config.compile,
+                               config.batch_size, config.micro_batches)
+        self.model, self.device = self.scaling.model, self.scaling.device
         self.optimizer = make_optimizer(model, config)
-        self.scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16
-                       else None)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.checkpoint_dtype = checkpoint_dtype
         self.extra = dict(extra or {})
-        self.is_main = self.rank == 0  # the process that writes checkpoints and logs
+        self.rank, self.world_size = self.scaling.rank, self.scaling.world_size
+        self.is_main = self.scaling.is_main  # the process that writes checkpoints and logs
+        self.amp_dtype, self.scaler = self.scaling.amp_dtype, self.scaling.scaler
         self.step_num = 0  # updates done so far
         self.history = History()
         # training batches: the SAME generator on every rank draws the whole (global) batch,
@@ -359,14 +268,6 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         # dropout, and anything else random in the model: a different stream per rank
         torch.manual_seed(config.seed + self.rank)
-        self.train_model = self.model  # what step() calls: possibly compiled, possibly DDP
-        if config.compile:
-            self.train_model = torch.compile(self.train_model)
-        if self.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DDP(self.train_model, device_ids=ids)
         # the fixed evaluation batches: the same windows at every evaluation
         eval_rng = np.random.default_rng([config.seed, 1])
         self.eval_sets = {
@@ -375,78 +276,30 @@ class Trainer:
             for split, ids in (("train", self.train_ids), ("val", self.val_ids))}
 
     # ---- one update ------------------------------------------------------------------
-    def autocast(self):
-        """The context of the forward pass: bf16/fp16 autocast on a GPU (see
-        :func:`resolve_amp`), nothing (float32) otherwise."""
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-    def _forward(self, x, y):
-        if not self.config.compile:
-            return self.train_model(x, y)
-        try:  # the first call compiles: that is where a missing toolchain shows up
-            return self.train_model(x, y)
-        except Exception as err:
-            if type(err).__module__.startswith(("torch._dynamo", "torch._inductor")):
-                raise CompileError(f"torch.compile failed ({type(err).__name__}: "
-                                   f"{str(err)[:300]}); train with compile=False") from err
-            raise
-
     def step(self) -> float:
         """Draw a batch, forward, backward, clip, one AdamW update. Returns the batch loss
         (the mean over the whole batch, all processes together).
 
-        With ``world_size`` processes and ``micro_batches`` passes, the batch of
-        ``batch_size`` windows is cut into ``world_size * micro_batches`` equal pieces;
-        this rank runs forward/backward on its ``micro_batches`` pieces, adding up
-        gradients of ``loss / micro_batches``, and DDP averages the gradients over the
-        processes in the last backward: the gradient of the mean loss over the whole batch,
-        as one process with the whole batch would get (up to float rounding).
+        With several processes or ``micro_batches``, :class:`lmlib.scaling.Scaling` cuts the
+        batch into pieces; the gradients of ``loss / micro_batches`` add up over this
+        process's pieces and are averaged over processes: the gradient of the mean loss
+        over the whole batch, as one process with the whole batch would get.
         """
-        cfg = self.config
-        lr = lr_at(self.step_num, cfg)
+        cfg, sc = self.config, self.scaling
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr_at(self.step_num, cfg)
         x, y = get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.rng)
-        m = cfg.micro_batches
-        piece = cfg.batch_size // (self.world_size * m)
-        mine = slice(self.rank * m * piece, (self.rank + 1) * m * piece)
-        x = torch.from_numpy(x[mine]).to(self.device)
-        y = torch.from_numpy(y[mine]).to(self.device)
+        pieces = sc.pieces(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=self.device)
-        for i in range(m):
-            last = i == m - 1
-            # DDP all-reduces gradients in backward; skip that until the last micro-batch
-            sync = (self.train_model.no_sync() if self.world_size > 1 and not last
-                    else contextlib.nullcontext())
-            with sync:
-                with self.autocast():
-                    _, loss = self._forward(x[i * piece:(i + 1) * piece],
-                                            y[i * piece:(i + 1) * piece])
-                if loss is None or not torch.is_tensor(loss) or loss.dim() != 0:
-                    raise ValueError("model(idx, targets) must return (logits, loss) with a "
-                                     "scalar loss")
-                loss = loss.float() / m
-                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        for i, (xb, yb) in enumerate(pieces):
+            with sc.sync(last=i == len(pieces) - 1):
+                loss = sc.loss(xb, yb) / len(pieces)
+                sc.backward(loss)
             total += loss.detach()
-        if self.scaler is not None:
-            self.scaler.unscale_(self.optimizer)
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
+        sc.update(self.optimizer, cfg.grad_clip)
         self.step_num += 1
-        if self.world_size > 1:
-            import torch.distributed as dist
-
-            dist.all_reduce(total)
-            total /= self.world_size
-        return total.item()
+        return sc.mean(total)
 
     def evaluate(self) -> tuple[float, float]:
         return (estimate_loss(self.model, self.eval_sets["train"], self.device),
@@ -550,7 +403,7 @@ class Trainer:
                 if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
                     self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live, bar, log)
                     t_train, n_since = 0.0, 0
-                if time_limit is not None and self._agree(
+                if time_limit is not None and self.scaling.agree(
                         time.perf_counter() - session_start > time_limit):
                     break
         except KeyboardInterrupt:
@@ -563,17 +416,6 @@ class Trainer:
             self.history.interrupted = True
             self.save_state()
         return self.history
-
-    def _agree(self, stop: bool) -> bool:
-        """Rank 0's decision, on every rank (processes must stop at the same step, or the
-        others would wait forever for its gradients)."""
-        if self.world_size == 1:
-            return stop
-        import torch.distributed as dist
-
-        flag = torch.tensor([int(stop)], device=self.device)
-        dist.broadcast(flag, 0)
-        return bool(flag.item())
 
     def _evaluate_and_save(self, tok_s: float, live, bar, log) -> None:
         h = self.history
@@ -750,7 +592,7 @@ def main(argv=None) -> int:
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # started by torchrun
     try:
         if distributed:
-            _init_distributed(config)
+            init_distributed(config.device)
         return _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw)
     except (ValueError, CompileError) as err:  # bad input found once the device is known
         print(f"python -m lmlib.train: error: {err}", file=sys.stderr, flush=True)
@@ -761,23 +603,6 @@ def main(argv=None) -> int:
 
             if dist.is_initialized():
                 dist.destroy_process_group()
-
-
-def _init_distributed(config: TrainConfig) -> None:
-    """Join the process group that ``torchrun`` set up (its environment variables say
-    where): NCCL between GPUs, gloo between CPU processes."""
-    import datetime
-
-    import torch.distributed as dist
-
-    from lmlib import get_device
-
-    device = get_device(config.device)
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    if device.type == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    timeout = datetime.timedelta(seconds=float(os.environ.get("LMLIB_DIST_TIMEOUT", "600")))
-    dist.init_process_group(backend=backend, timeout=timeout)
 
 
 def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:

@@ -81,7 +81,7 @@ LAYERS = [
     ("lmlib.tokenizers", "lmlib.ngram", "lmlib.tasks", "lmlib.scratch",         # counting, NumPy,
      "lmlib.sampling"),                                                         # decoding
     ("lmlib.models",),                                                          # PyTorch twins
-    ("lmlib.checkpoint", "lmlib.train", "lmlib.pretrained",                     # using models
+    ("lmlib.checkpoint", "lmlib.scaling", "lmlib.train", "lmlib.pretrained",    # using models
      "lmlib.scoring", "lmlib.finetune", "lmlib.speed"),
     ("lmlib.viz",),                                                             # widgets
 ]
