@@ -22,35 +22,35 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 lab: setup
-	$(PY) -m lmlib.lab --port $(PORT)
+	$(PY) -m coursekit.lab --port $(PORT)
 
 test: setup
 	$(PY) tests/run_checks.py
 
 bench: setup
-	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
+	OMP_NUM_THREADS=1 $(PY) -m coursekit.bench
 
 # Run every chapter and solutions notebook in fast and full mode (full: about 20 minutes on
 # one free core); records wall and CPU seconds in docs/notebook_times.json, prints the table.
 times: setup
-	$(PY) -m lmlib.timing --mode both
-	$(PY) -m lmlib.timing --markdown
+	$(PY) -m coursekit.timing --mode both
+	$(PY) -m coursekit.timing --markdown
 
 # The README's pictures in docs/figures: the results chart (scored from the shipped
 # checkpoints when it runs) and screenshots of the widgets in JupyterLab + headless Chromium.
 figures: setup
-	OMP_NUM_THREADS=1 $(PY) -m lmlib.figures --out docs/figures
+	OMP_NUM_THREADS=1 $(PY) -m coursekit.figures --out docs/figures
 
 exercises: setup
-	$(PY) -m lmlib.exercises generate
+	$(PY) -m coursekit.exercises generate
 
 # After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync; also
 # (re)writes the Colab badge and install cells from pyproject.toml's Repository URL.
 sync: setup
 	$(VENV)/bin/jupytext --sync chapters/*.ipynb solutions/*.ipynb
-	$(PY) -m lmlib.colab
+	$(PY) -m coursekit.colab
 	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
-	$(PY) -m lmlib.exercises generate
+	$(PY) -m coursekit.exercises generate
 
 # What students get: the course without solutions/ (from the last commit).
 handout:

@@ -886,7 +886,7 @@ print(f"dev loss: NumPy {dev_loss:.10f}, PyTorch {twin_dev:.10f}")
 #
 # Forward, backward and an SGD update on a batch, NumPy by hand against PyTorch, in float64
 # and float32: the CPU time of this process, median of several repeats
-# (`python -m lmlib.bench mlp` measures the same in full mode).
+# (`python -m coursekit.bench mlp` measures the same in full mode).
 #
 # Expect a surprise: for a model this small, on a CPU, the hand-written NumPy step is about
 # as fast as PyTorch's, or faster. Each PyTorch operation pays for dispatch and autograd's
@@ -895,7 +895,7 @@ print(f"dev loss: NumPy {dev_loss:.10f}, PyTorch {twin_dev:.10f}")
 # backward pass again, plus GPUs when the model is big.
 
 # %%
-from lmlib.bench.mlp import step_times
+from lmlib.speed import step_times
 
 timings = step_times(Xtr, Ytr, batch_sizes=(32, 512), repeats=3 if lmlib.FAST else 7,
                      steps=15 if lmlib.FAST else 200)

@@ -554,7 +554,7 @@ commands = {
         "torchrun --nproc_per_node=2 -m lmlib.train --preset shakespeare-gpt "
         "--checkpoint gpt.safetensors --set micro_batches=4",
     "measure the CPU throughput table below":
-        "python -m lmlib.bench scaling",
+        "python -m coursekit.bench scaling",
 }
 for what, cmd in commands.items():
     print(f"# {what}\n{cmd}\n")
@@ -563,7 +563,7 @@ for what, cmd in commands.items():
 # **Measured throughput** of the shipped model's configuration (preset `shakespeare-gpt`:
 # 4 layers, 4 heads, 128 dimensions, context 128, batch 16) on this course's build machine,
 # a 2-core VM that was **shared with other jobs while measuring** (so the numbers are noisy:
-# medians of 3 runs of 30 steps; measure your own with `python -m lmlib.bench scaling`):
+# medians of 3 runs of 30 steps; measure your own with `python -m coursekit.bench scaling`):
 #
 # | run (CPU, preset `shakespeare-gpt`, float32) | tokens/s |
 # |---|---:|
@@ -571,7 +571,7 @@ for what, cmd in commands.items():
 # | 1 process, 2 threads | 2,664 |
 # | 2 processes (torchrun, gloo), 1 thread each | 11,830 |
 #
-# (Measured 2026-11-25 with `python -m lmlib.bench scaling`, torch 2.13 CPU, while other
+# (Measured 2026-11-25 with `python -m coursekit.bench scaling`, torch 2.13 CPU, while other
 # jobs kept the machine's load average above 2: two threads of one process then mostly wait
 # for each other, which is why that row is so low; on an idle machine expect it closer to
 # the one-thread row. Two processes overlap their compute and pay one gradient all-reduce of

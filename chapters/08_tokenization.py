@@ -564,7 +564,7 @@ plt.show()
 # %%
 assert abs(results["char"]["per_token"] - results["char"]["per_char"]) < 1e-9
 assert results["BPE-512"]["per_token"] > results["BPE-512"]["per_char"]
-if not lmlib.FAST:  # measured by `python -m lmlib.bench bpe`: 1.759 (char) and 1.604 (BPE)
+if not lmlib.FAST:  # measured by `python -m coursekit.bench bpe`: 1.759 (char) and 1.604 (BPE)
     assert results["char"]["per_char"] < 1.85 and results["BPE-512"]["per_char"] < 1.70
     assert results["BPE-512"]["per_char"] < results["char"]["per_char"]
 

@@ -523,7 +523,7 @@ print(f"greedy, {n_same} tokens: the same text token for token with and without 
 # recomputing the whole block at every step.
 #
 # **The speed-up**, measured against the generation length (median of a few runs; the
-# benchmark `python -m lmlib.bench decoding` measures the 500-token figure of the README):
+# benchmark `python -m coursekit.bench decoding` measures the 500-token figure of the README):
 
 # %%
 def seconds(n, use_cache, repeats):

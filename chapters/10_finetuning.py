@@ -559,7 +559,7 @@ if not FAST:
     assert results["lora"]["params"] < 0.05 * results["full"]["params"]
 
 # %% [markdown]
-# What to read in the plots. The benchmark (`python -m lmlib.bench finetune`, one torch
+# What to read in the plots. The benchmark (`python -m coursekit.bench finetune`, one torch
 # thread on a busy 2-core machine, the shipped GPT at val 1.48) measured: majority 0.135,
 # bag of characters 0.297, GPT from scratch 0.148, linear probe 0.201 (0.153 with
 # last-character pooling), full fine-tuning 0.188, last block 0.288, LoRA 0.236; each

@@ -215,3 +215,10 @@ def get_batch(ids, batch_size: int, block_size: int, rng: np.random.Generator):
     starts = rng.integers(0, len(ids) - block_size, size=batch_size)
     offsets = starts[:, None] + np.arange(block_size)
     return ids[offsets].astype(np.int64), ids[offsets + 1].astype(np.int64)
+
+
+def names_streams():
+    """names.txt as token streams for the trainer: every split's names joined by ``.``
+    (``.emma.olivia.ava.``), so a window always sees boundaries to condition on."""
+    tok, tr, dev, te = names()
+    return tok, *(tok.encode("." + ".".join(words) + ".") for words in (tr, dev, te))

@@ -309,6 +309,29 @@ def evaluate(model: nn.Module, ids, block_size: int, batch_size: int = 32,
 # checkpoints (safetensors + JSON metadata; atomic writes)
 # --------------------------------------------------------------------------------------
 
+def names_loss(model, words, tok, batch_size: int = 512) -> float:
+    """Mean loss per character of ``words`` under ``model``: each name read from an empty
+    state after a ``.``, and its closing ``.`` predicted too (makemore's measure)."""
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(words), batch_size):
+            chunk = words[s:s + batch_size]
+            T = max(len(w) for w in chunk) + 1
+            x = torch.zeros((len(chunk), T), dtype=torch.int64)
+            y = torch.full((len(chunk), T), -1, dtype=torch.int64)
+            for b, w in enumerate(chunk):
+                ids = torch.as_tensor(tok.encode(w))
+                x[b, 1:len(w) + 1] = ids
+                y[b, :len(w)] = ids
+                y[b, len(w)] = 0
+            logits, _ = model(x)
+            total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
+                                           ignore_index=-1, reduction="sum"))
+            count += int((y >= 0).sum())
+    return total / count
+
+
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     """Write ``tensors`` to ``path`` through a temp file in the same folder and os.replace,
     so that a crash mid-write never leaves a half-written checkpoint behind."""
@@ -882,6 +905,20 @@ PRESETS: dict[str, dict] = {
         train=dict(steps=4000, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup=100,
                    eval_interval=500, eval_batches=20)),
     # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
+    # the shipped LSTM (lmlib/assets/lstm_shakespeare.safetensors, chapter 04)
+    "shakespeare-lstm": dict(
+        kind="lstm",
+        model=dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0),
+        train=dict(steps=2000, batch_size=32, block_size=128, lr=3e-3, min_lr=3e-4, warmup=100,
+                   weight_decay=0.1, grad_clip=1.0, eval_interval=100, eval_batches=20,
+                   seed=0)),
+    # chapter 04's LSTM on names.txt (the splits joined into streams by data.names_streams)
+    "names-lstm": dict(
+        kind="lstm", data="names",
+        model=dict(n_embd=48, hidden_size=256, n_layers=1, dropout=0.1),
+        train=dict(steps=3000, batch_size=32, block_size=32, lr=3e-3, min_lr=1e-4, warmup=100,
+                   weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_batches=20,
+                   seed=0)),
     "shakespeare-gpt": dict(
         model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
         train=dict(steps=10000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
@@ -899,7 +936,7 @@ def _parse_value(text: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lmlib.train",
-        description="Train a GPT on Tiny Shakespeare with the course trainer (resumable).")
+        description="Train a preset model (GPT or LSTM) with the course trainer (resumable).")
     parser.add_argument("--preset", default="shakespeare-gpt", choices=sorted(PRESETS))
     parser.add_argument("--checkpoint", required=True, help="where the best model is kept")
     parser.add_argument("--resume", action="store_true", help="continue from the saved state")
@@ -917,8 +954,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import lmlib
-    from lmlib.data import shakespeare
+    from lmlib.data import names_streams, shakespeare
     from lmlib.models.gpt import GPT, GPTConfig
+    from lmlib.models.lstm import LSTMLM
 
     lmlib.setup(quiet=True)
     preset = PRESETS[args.preset]
@@ -931,9 +969,15 @@ def main(argv=None) -> int:
             mkw[key[len("model."):]] = _parse_value(value)
         else:
             tkw[key] = _parse_value(value)
-    tok, train_ids, val_ids = shakespeare()
+    if preset.get("data", "shakespeare") == "names":
+        tok, train_ids, val_ids, _ = names_streams()
+    else:
+        tok, train_ids, val_ids = shakespeare()
     try:
-        model = GPT(GPTConfig(vocab_size=tok.vocab_size, **mkw))
+        if preset.get("kind", "gpt") == "lstm":
+            model = LSTMLM(tok.vocab_size, **mkw)
+        else:
+            model = GPT(GPTConfig(vocab_size=tok.vocab_size, **mkw))
         config = TrainConfig(**tkw)
     except (TypeError, ValueError) as err:
         parser.error(str(err))

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from lmlib.exercises import generate_notebook
+from coursekit.exercises import generate_notebook
 
 try:
     import tomllib

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from lmlib.__main__ import main
+from coursekit.doctor import main
 
 
 def test_doctor_reports_versions_and_data(capsys, monkeypatch, tmp_path):
@@ -23,7 +23,7 @@ def test_doctor_flags_an_unavailable_device(capsys, monkeypatch):
 
 
 def test_usage_error_exits_2():
-    result = subprocess.run([sys.executable, "-m", "lmlib", "heal"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "coursekit", "heal"], capture_output=True, text=True)
     assert result.returncode == 2 and "usage" in result.stderr
 
 

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lmlib.exercises import MarkerError, clear_solutions, generate_folder, generate_notebook
-from lmlib.exercises.__main__ import main as cli
+from coursekit.exercises import MarkerError, clear_solutions, generate_folder, generate_notebook
+from coursekit.exercises.__main__ import main as cli
 
 
 def test_code_solution_becomes_an_indented_stub():
@@ -119,7 +119,7 @@ def test_grader_exit_2_on_unreadable_or_missing_notebook(tmp_path, capsys):
 
 
 def test_usage_errors_exit_2():
-    result = subprocess.run([sys.executable, "-m", "lmlib.exercises", "frobnicate"],
+    result = subprocess.run([sys.executable, "-m", "coursekit.exercises", "frobnicate"],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lmlib.exercises.__main__ import main as cli
+from coursekit.exercises.__main__ import main as cli
 
 
 def _check(name, source):

@@ -306,9 +306,9 @@ def test_stream_loss_carries_the_state_across_chunks():
 
 
 def test_names_loss_reads_each_name_from_an_empty_state():
-    from lmlib.bench.lstm import names_loss
     from lmlib.data import CharTokenizer
     from lmlib.models import LSTMLM
+    from lmlib.train import names_loss
 
     tok = CharTokenizer(".abcdefghijklmnopqrstuvwxyz")
     torch.manual_seed(0)
@@ -324,7 +324,7 @@ def test_names_loss_reads_each_name_from_an_empty_state():
 
 
 def test_lstm_speed_measures_both():
-    from lmlib.bench.lstm import lstm_speed
+    from lmlib.speed import lstm_speed
 
     r = lstm_speed(T=4, B=2, I=3, H=5, repeats=2)
     assert r["numpy_s"] > 0 and r["torch_s"] > 0

@@ -2,11 +2,11 @@
 solutions/ into exactly the student notebooks in exercises/.
 
 Three levels, each compared cell by cell (type, source and cell id) with what
-``lmlib.exercises`` generates:
+``coursekit.exercises`` generates:
 
 1. the markers alone: nbgrader's ``ClearSolutions`` and ``ClearHiddenTests`` with
    ``enforce_metadata=False`` (and ``ClearOutput``) on the plain solution notebooks;
-2. nbgrader's full pipeline: the notebooks written by ``python -m lmlib.exercises
+2. nbgrader's full pipeline: the notebooks written by ``python -m coursekit.exercises
    nbgrader-source`` (cell metadata added) through nbgrader's generate-assignment
    preprocessors with metadata enforcement, run standalone (no database);
 3. the real ``nbgrader generate_assignment`` command, offline, in a temporary course folder
@@ -51,9 +51,9 @@ from nbgrader.preprocessors import (
     LockCells,
 )
 
-from lmlib.exercises import MarkerError, clear_solutions, generate_notebook, to_nbgrader_source
-from lmlib.exercises.__main__ import main as cli
-from lmlib.exercises.generate import colab_link_to_exercises
+from coursekit.exercises import MarkerError, clear_solutions, generate_notebook, to_nbgrader_source
+from coursekit.exercises.__main__ import main as cli
+from coursekit.exercises.generate import colab_link_to_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -372,7 +372,7 @@ def test_real_nbgrader_generate_assignment_makes_the_exercises(tmp_path):
 # --- the course's JupyterLab leaves nbgrader's teacher tools out -----------------------
 
 def test_course_lab_turns_nbgrader_off_unless_asked(tmp_path):
-    from lmlib.lab import install_overrides, lab_command
+    from coursekit.lab import install_overrides, lab_command
 
     off = install_overrides(tmp_path / "off").with_name("page_config.json")
     on = install_overrides(tmp_path / "on", nbgrader=True).with_name("page_config.json")
@@ -385,8 +385,8 @@ def test_course_lab_turns_nbgrader_off_unless_asked(tmp_path):
 
 
 def test_lab_command_line_for_a_teacher(monkeypatch, tmp_path):
-    """`python -m lmlib.lab --nbgrader --root DIR` (docs/nbgrader.md, step 5)."""
-    from lmlib import lab
+    """`python -m coursekit.lab --nbgrader --root DIR` (docs/nbgrader.md, step 5)."""
+    from coursekit import lab
 
     calls = {}
     monkeypatch.setattr(lab, "install_overrides", lambda **kw: calls.update(overrides=kw))

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 __all__ = ["LSTMLM", "LSTMConfig", "ASSET", "load_pretrained", "stream_loss"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "lstm_shakespeare.safetensors"
-"""The shipped LSTM trained on Tiny Shakespeare (see ``lmlib/bench/lstm.py``)."""
+"""The shipped LSTM trained on Tiny Shakespeare (see ``coursekit/bench/lstm.py``)."""
 
 
 @dataclass

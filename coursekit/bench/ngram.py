@@ -1,7 +1,7 @@
 """Chapter 01 numbers: n-gram losses on Shakespeare val and names dev/test, and the speed and
 memory of fitting a 6-gram Kneser-Ney on Shakespeare train and scoring all of val.
 
-``python -m lmlib.bench ngram``
+``python -m coursekit.bench ngram``
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import statistics
 import tracemalloc
 from collections import Counter
 
-from lmlib.bench import Measurement, peak_memory_mb, stopwatch
+from coursekit.bench import Measurement, peak_memory_mb, stopwatch
 from lmlib.data import names, names_stream, shakespeare
 from lmlib.ngram import NGramLM
 

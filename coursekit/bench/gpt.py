@@ -1,6 +1,6 @@
 """Chapters 06-07's numbers: the GPT recipes, the shipped GPT, and the NumPy forward.
 
-``python -m lmlib.bench gpt`` (full mode; about 15 minutes of CPU on one thread) measures:
+``python -m coursekit.bench gpt`` (full mode; about 15 minutes of CPU on one thread) measures:
 
 - nanoGPT's CPU recipe (preset ``nanogpt-cpu``: 4 layers, 4 heads, 128 dims, block 64,
   batch 12, 2000 steps, lr 1e-3, dropout 0) trained with ``lmlib.train``: val loss on the
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlib.bench import Measurement
+from coursekit.bench import Measurement
 
 
 def _selected(name: str) -> bool:

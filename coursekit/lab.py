@@ -1,4 +1,4 @@
-"""Start JupyterLab for the course: ``python -m lmlib.lab`` (what ``make lab`` runs).
+"""Start JupyterLab for the course: ``python -m coursekit.lab`` (what ``make lab`` runs).
 
 Installs the course's settings overrides into this environment (the kernel starts by
 itself, no "Select Kernel" dialog, all cells rendered), then serves the course folder with
@@ -6,7 +6,7 @@ chapter 00 open. Works as root, as CI runs.
 
 nbgrader (in the ``dev`` extra, for teachers) brings JupyterLab menus (Formgrader,
 Assignment List, ...) and server extensions that learners do not need: the course's lab
-leaves them out; ``python -m lmlib.lab --nbgrader`` keeps them, for a teacher
+leaves them out; ``python -m coursekit.lab --nbgrader`` keeps them, for a teacher
 (docs/nbgrader.md).
 """
 
@@ -63,7 +63,7 @@ def lab_command(port: int = 8888, token: str | None = None, open_path: str | Non
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lmlib.lab")
+    parser = argparse.ArgumentParser(prog="python -m coursekit.lab")
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--open", default=None,

@@ -11,7 +11,7 @@ import time
 import torch
 from torch import nn
 
-from lmlib.bench import Measurement
+from coursekit.bench import Measurement
 
 
 def _step_time(threads: int, steps: int = 30) -> float:

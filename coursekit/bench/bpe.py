@@ -14,7 +14,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from lmlib.bench import Measurement, stopwatch
+from coursekit.bench import Measurement, stopwatch
 from lmlib.data import load_text
 from lmlib.tokenizers import ENDOFTEXT, GPT2_PATTERN, BPETokenizer
 

@@ -14,7 +14,7 @@ mostly lie in its training split, against its loss on the corpus validation spli
 continued pre-training on one speaker's lines: that speaker's loss falls, the general
 validation loss rises (forgetting).
 
-    python -m lmlib.bench finetune
+    python -m coursekit.bench finetune
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import lmlib
-from lmlib.bench import Measurement
+from coursekit.bench import Measurement
 from lmlib.finetune import (
     RECIPES,
     FeatureHead,

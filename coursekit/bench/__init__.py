@@ -1,4 +1,4 @@
-"""Benchmarks of the course, run in full mode by ``make bench`` (``python -m lmlib.bench``).
+"""Benchmarks of the course, run in full mode by ``make bench`` (``python -m coursekit.bench``).
 
 Each module here defines ``run() -> list[Measurement]``. They measure what the issues ask
 for (losses reached, speeds); none of them is a test, and none runs in ``make test``.

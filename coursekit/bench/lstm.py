@@ -1,6 +1,6 @@
 """Chapter 04's numbers: the LSTM language models and the NumPy vs PyTorch LSTM speed.
 
-``OMP_NUM_THREADS=1 python -m lmlib.bench lstm`` (full mode; about 10 minutes of CPU on one
+``OMP_NUM_THREADS=1 python -m coursekit.bench lstm`` (full mode; about 10 minutes of CPU on one
 thread, half of it the Shakespeare LSTM, which is picked up instead of retrained when a
 finished run lies in ``build/bench``) measures:
 
@@ -15,7 +15,7 @@ finished run lies in ``build/bench``) measures:
   backward on the same batch, float32, one thread; the ratio is NumPy time / PyTorch time.
 
 The shipped checkpoint ``lmlib/assets/lstm_shakespeare.safetensors`` is the model that
-``train_shakespeare`` writes (``python -m lmlib.bench.lstm --ship`` trains it and copies it).
+``train_shakespeare`` writes (``python -m coursekit.bench.lstm --ship`` trains it and copies it).
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+from coursekit.bench import Measurement
+from lmlib.data import names_streams
+from lmlib.speed import lstm_speed
+from lmlib.train import PRESETS, names_loss
 
-from lmlib.bench import Measurement
+SHAKESPEARE_MODEL, SHAKESPEARE_TRAIN = (PRESETS["shakespeare-lstm"][k] for k in ("model", "train"))
+NAMES_MODEL, NAMES_TRAIN = (PRESETS["names-lstm"][k] for k in ("model", "train"))
 
-SHAKESPEARE_MODEL = dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0)
-SHAKESPEARE_TRAIN = dict(steps=2000, batch_size=32, block_size=128, lr=3e-3, min_lr=3e-4,
-                         warmup=100, weight_decay=0.1, grad_clip=1.0, eval_interval=100,
-                         eval_batches=20, seed=0)
 NAMES_MODEL = dict(n_embd=48, hidden_size=256, n_layers=1, dropout=0.1)
 NAMES_TRAIN = dict(steps=3000, batch_size=32, block_size=32, lr=3e-3, min_lr=1e-4,
                    warmup=100, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
@@ -89,41 +89,6 @@ def _saved_step(checkpoint) -> int:
         return int((f.metadata() or {}).get("step", 0))
 
 
-def names_streams():
-    """names.txt as token streams for the trainer: every split's names joined by ``.``
-    (``.emma.olivia.ava.``), so a window always sees boundaries to condition on."""
-    from lmlib.data import names
-
-    tok, tr, dev, te = names()
-    return tok, *(tok.encode("." + ".".join(words) + ".") for words in (tr, dev, te))
-
-
-def names_loss(model, words, tok, batch_size: int = 512) -> float:
-    """Mean loss per character of ``words`` under ``model``: each name read from an empty
-    state after a ``.``, and its closing ``.`` predicted too (makemore's measure)."""
-    import torch
-    import torch.nn.functional as F
-
-    total, count = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for s in range(0, len(words), batch_size):
-            chunk = words[s:s + batch_size]
-            T = max(len(w) for w in chunk) + 1
-            x = torch.zeros((len(chunk), T), dtype=torch.int64)
-            y = torch.full((len(chunk), T), -1, dtype=torch.int64)
-            for b, w in enumerate(chunk):
-                ids = torch.as_tensor(tok.encode(w))
-                x[b, 1:len(w) + 1] = ids
-                y[b, :len(w)] = ids
-                y[b, len(w)] = 0
-            logits, _ = model(x)
-            total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
-                                           ignore_index=-1, reduction="sum"))
-            count += int((y >= 0).sum())
-    return total / count
-
-
 def train_names(checkpoint=None, progress: bool = False, log=None, **overrides) -> dict:
     """Train an LSTM on names.txt (train split as a stream, dev for the trainer's evaluation)
     and score the best model on dev and test, name by name."""
@@ -146,43 +111,6 @@ def train_names(checkpoint=None, progress: bool = False, log=None, **overrides) 
     load_state_dict_file(model, checkpoint)
     return dict(history=history, wall_s=wall, cpu_s=cpu, dev=names_loss(model, dev, tok),
                 test=names_loss(model, te, tok))
-
-
-def lstm_speed(T: int = 128, B: int = 32, I: int = 64, H: int = 384, repeats: int = 5) -> dict:
-    """Median CPU seconds of forward + backward of the same LSTM layer in NumPy and in
-    PyTorch (float32, the threads torch is set to; run NumPy with ``OMP_NUM_THREADS=1`` for a
-    like-for-like one-thread comparison), and their ratio."""
-    import torch
-
-    from lmlib.scratch.lstm import LSTM
-
-    rng = np.random.default_rng(0)
-    mine = LSTM(I, H, rng=rng, dtype=np.float32)
-    ref = mine.to_torch()
-    x = rng.standard_normal((T, B, I)).astype(np.float32)
-    dhs = rng.standard_normal((T, B, H)).astype(np.float32)
-    xt, dht = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dhs)
-
-    def numpy_step():
-        hs, _, cache = mine.forward(x)
-        mine.backward(dhs, cache)
-
-    def torch_step():
-        ref.zero_grad()
-        out, _ = ref(xt)
-        out.backward(dht)
-
-    times = {}
-    for name, fn in (("numpy", numpy_step), ("torch", torch_step)):
-        fn()  # warm up
-        runs = []
-        for _ in range(repeats):  # CPU time: robust to other processes on a shared machine
-            t = time.process_time()
-            fn()
-            runs.append(time.process_time() - t)
-        times[name] = float(np.median(runs))
-    return dict(numpy_s=times["numpy"], torch_s=times["torch"],
-                ratio=times["numpy"] / times["torch"], shape=(T, B, I, H))
 
 
 def train_rnn_names(steps: int = 6000, hidden_size: int = 128, log_every: int = 0) -> dict:
@@ -264,14 +192,14 @@ def ship(result: dict, dest=None, **measured) -> Path:
 
 
 def main(argv=None) -> int:
-    """``python -m lmlib.bench.lstm --ship``: train the Shakespeare LSTM once (or pick up the
+    """``python -m coursekit.bench.lstm --ship``: train the Shakespeare LSTM once (or pick up the
     finished run in ``build/bench``) and copy the best model with its record into
     ``lmlib/assets`` (what the course ships)."""
     import argparse
 
     import lmlib
 
-    parser = argparse.ArgumentParser(prog="python -m lmlib.bench.lstm")
+    parser = argparse.ArgumentParser(prog="python -m coursekit.bench.lstm")
     parser.add_argument("--ship", action="store_true", help="copy the result to lmlib/assets")
     parser.add_argument("--log", default=None)
     parser.add_argument("--cpu-s", type=float, default=None,

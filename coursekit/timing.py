@@ -1,6 +1,6 @@
 """Measure how long each notebook takes to run, in fast and full mode.
 
-    python -m lmlib.timing [--mode fast|full|both] [--out docs/notebook_times.json]
+    python -m coursekit.timing [--mode fast|full|both] [--out docs/notebook_times.json]
                            [--markdown] [NOTEBOOK ...]
 
 Each notebook runs top to bottom in a fresh kernel (nbclient), from a copy in a temporary
@@ -244,7 +244,7 @@ def measure(notebooks, modes, out, timeout: int = 3600, log=print) -> list[tuple
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lmlib.timing",
+    parser = argparse.ArgumentParser(prog="python -m coursekit.timing",
                                      description="Measure notebook run times.")
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: "
                         + " and ".join(DEFAULT_GLOBS) + ")")

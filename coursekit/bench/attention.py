@@ -1,4 +1,4 @@
-"""Chapter 05 numbers: ``python -m lmlib.bench attention``.
+"""Chapter 05 numbers: ``python -m coursekit.bench attention``.
 
 - parity of the NumPy attention with PyTorch (largest absolute difference, float64);
 - the AttentionExplorer's kernel-side update time at T = 256 (the browser's drawing time is
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmlib.bench import Measurement, stopwatch
+from coursekit.bench import Measurement, stopwatch
 
 
 def _parity() -> list[Measurement]:

@@ -1,6 +1,6 @@
 """The README's pictures, made from the real code: ``make figures``, or
 
-    python -m lmlib.figures [--only results|widgets] [--out docs/figures]
+    python -m coursekit.figures [--only results|widgets] [--out docs/figures]
 
 - ``results``: the validation loss on Tiny Shakespeare of every model family that is cheap
   to score (the n-grams are counted, the neural models are the shipped checkpoints, read
@@ -55,7 +55,7 @@ class Result:
 # ---------------------------------------------------------------------------- results
 def _ngram(order: int, smoothing: str, **kwargs):
     """A function of ``(train, val, V)``: the val loss of an n-gram fitted on train, the
-    same call as ``lmlib.bench.ngram``."""
+    same call as ``coursekit.bench.ngram``."""
     from lmlib.ngram import NGramLM
 
     return lambda train, val, V: (NGramLM(order, smoothing, **kwargs).fit(train, V)
@@ -81,7 +81,7 @@ def _lstm(train, val, V) -> float:
 
 
 def _gpt(train, val, V) -> float:
-    from lmlib.bench.gpt import shipped_val
+    from coursekit.bench.gpt import shipped_val
 
     return shipped_val()[0]
 
@@ -102,24 +102,24 @@ MODELS = {
     "unigram": ("unigram", "baseline", "NGramLM(1, 'mle').fit(train).cross_entropy(val) (ch00)",
                 _ngram(1, "mle")),
     "bigram-add1": ("bigram, add-1", "n-gram",
-                    "NGramLM(2, 'add-k', k=1.0), as lmlib.bench.ngram (ch01)",
+                    "NGramLM(2, 'add-k', k=1.0), as coursekit.bench.ngram (ch01)",
                     _ngram(2, "add-k", k=1.0)),
     "5gram-addk": ("5-gram, add-k (k = 0.01)", "n-gram",
-                   "NGramLM(5, 'add-k', k=0.01), as lmlib.bench.ngram (ch01)",
+                   "NGramLM(5, 'add-k', k=0.01), as coursekit.bench.ngram (ch01)",
                    _ngram(5, "add-k", k=0.01)),
     "6gram-kn": ("6-gram Kneser–Ney", "n-gram",
-                 "NGramLM(6, 'kneser-ney'), D = 0.75, as lmlib.bench.ngram (ch01)",
+                 "NGramLM(6, 'kneser-ney'), D = 0.75, as coursekit.bench.ngram (ch01)",
                  _ngram(6, "kneser-ney")),
     "7gram-mkn": ("7-gram modified Kneser–Ney", "n-gram",
-                  "NGramLM(7, 'modified-kneser-ney'), as lmlib.bench.ngram (ch01)",
+                  "NGramLM(7, 'modified-kneser-ney'), as coursekit.bench.ngram (ch01)",
                   _ngram(7, "modified-kneser-ney")),
     "attention": ("attention-only LM, 2 layers × 4 heads (shipped)", "attention-only",
                   "lmlib.models.attention_lm.evaluate(AttentionLM.load_pretrained(), val), as "
-                  "lmlib.bench.attention (ch05)", _attention_lm),
+                  "coursekit.bench.attention (ch05)", _attention_lm),
     "lstm": ("LSTM 1 × 384 (shipped)", "recurrent",
              "lmlib.models.lstm.stream_loss(load_pretrained()[0], val): val read as one "
-             "stream, as lmlib.bench.lstm (ch04)", _lstm),
-    "gpt": (_gpt_label, "transformer", "lmlib.bench.gpt.shipped_val(): windows of the block "
+             "stream, as coursekit.bench.lstm (ch04)", _lstm),
+    "gpt": (_gpt_label, "transformer", "coursekit.bench.gpt.shipped_val(): windows of the block "
             "size sliding by half a block (ch07)", _gpt),
 }
 
@@ -159,7 +159,7 @@ def write_results(results: list[Result], path: Path) -> Path:
     record = {
         "what": "loss on Tiny Shakespeare val (the last 10%, 111,540 characters), nats per "
                 "character, lower is better",
-        "command": "make figures (python -m lmlib.figures)",
+        "command": "make figures (python -m coursekit.figures)",
         "results": [asdict(r) for r in results],
         "checkpoints": {f"lmlib/assets/{p.name}": {"sha256": _sha256(p)}
                         for p in assets if p.is_file()},
@@ -341,9 +341,9 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
     """Screenshots of both explorers, used in a real JupyterLab in headless Chromium:
     ``out/attention_explorer.png`` and ``out/sampling_explorer.png``.
 
-    Raises ``lmlib.browser.ChromiumMissing`` without Chromium and
-    ``lmlib.browser.PlaywrightMissing`` without Playwright."""
-    from lmlib.browser import (
+    Raises ``coursekit.browser.ChromiumMissing`` without Chromium and
+    ``coursekit.browser.PlaywrightMissing`` without Playwright."""
+    from coursekit.browser import (
         CHROMIUM_ARGS,
         find_chromium,
         jupyter_lab,
@@ -351,7 +351,7 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
         sync_playwright,
     )
 
-    executable = find_chromium("python -m lmlib.figures --only widgets")
+    executable = find_chromium("python -m coursekit.figures --only widgets")
     playwright = sync_playwright()   # before starting anything: it may be missing
     out = Path(out)
     paths = [out / "attention_explorer.png", out / "sampling_explorer.png"]
@@ -407,9 +407,9 @@ def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True)
 
 
 def main(argv=None) -> int:
-    from lmlib.browser import ChromiumMissing, PlaywrightMissing
+    from coursekit.browser import ChromiumMissing, PlaywrightMissing
 
-    parser = argparse.ArgumentParser(prog="python -m lmlib.figures",
+    parser = argparse.ArgumentParser(prog="python -m coursekit.figures",
                                      description="Make the README's figures from the code.")
     parser.add_argument("--only", choices=PARTS, default=None,
                         help="make only this part (default: both)")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lmlib.exercises generate|grade|nbgrader-source``.
+"""Command line: ``python -m coursekit.exercises generate|grade|nbgrader-source``.
 
 Exit status of ``grade``: 0 when every exercise passes, 1 when any fails, 2 for an
 unreadable notebook or a usage error."""
@@ -101,7 +101,7 @@ def cmd_grade(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lmlib.exercises")
+    parser = argparse.ArgumentParser(prog="python -m coursekit.exercises")
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="rewrite exercises/ from solutions/")
     gen.add_argument("--solutions", default="solutions")

@@ -1,7 +1,7 @@
 """Drive a real JupyterLab from headless Chromium (Debian's package) with Playwright.
 
 Used by the browser tests (``tests/browser_utils.py`` wraps these for pytest) and by
-``python -m lmlib.figures`` to screenshot the widgets:
+``python -m coursekit.figures`` to screenshot the widgets:
 
 - :func:`find_chromium`: the Chromium executable, or :class:`ChromiumMissing` saying how to
   install it;
@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from lmlib.lab import install_overrides, lab_command
+from coursekit.lab import install_overrides, lab_command
 
 __all__ = ["CHROMIUM_ARGS", "BrowserError", "ChromiumMissing", "PlaywrightMissing",
            "find_chromium", "sync_playwright", "free_port", "jupyter_lab", "open_and_run_all"]

@@ -1,6 +1,6 @@
 """Decoding speed: 500 new tokens with and without the GPT's KV cache (issue 9).
 
-``python -m lmlib.bench decoding``. The model is the shipped Shakespeare GPT, at its own
+``python -m coursekit.bench decoding``. The model is the shipped Shakespeare GPT, at its own
 block size; the prompt is one newline, so the generation runs past the block and the
 cache slides (rebuilt from the last ``block_size // 2`` tokens when full). Each timing is
 the median of several runs; the same seeded sampling settings are used on both paths.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import statistics
 
-from lmlib.bench import Measurement, stopwatch
+from coursekit.bench import Measurement, stopwatch
 
 NEW_TOKENS = 500
 REPEATS = 3

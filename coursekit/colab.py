@@ -1,7 +1,7 @@
 """Open in Colab: the badge and the guarded install cell at the top of every notebook.
 
 The repository's address is written in one place, ``[project.urls] Repository`` in
-``pyproject.toml``. From it, ``python -m lmlib.colab`` (``make sync`` runs it) writes two
+``pyproject.toml``. From it, ``python -m coursekit.colab`` (``make sync`` runs it) writes two
 cells at the top of every ``chapters/*.ipynb`` and ``solutions/*.ipynb``, then syncs their
 ``.py`` twins:
 
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     """Rewrite the header cells of chapters/ and solutions/ from pyproject.toml, sync their
     .py twins, and say which notebooks changed (run from the repository root)."""
     if argv:
-        print("usage: python -m lmlib.colab   (from the repository root; no arguments)",
+        print("usage: python -m coursekit.colab   (from the repository root; no arguments)",
               file=sys.stderr)
         return 2
     repo, reqs = repository(), colab_requirements()

@@ -4,7 +4,7 @@ gloo) of one thread each. Every run is the real command line, ``python -m lmlib.
 for a few steps; the number is the trainer's own tokens/s (the global batch, evaluation
 not counted), the median of ``repeats`` runs.
 
-    python -m lmlib.bench scaling
+    python -m coursekit.bench scaling
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from lmlib.bench import Measurement
+from coursekit.bench import Measurement
 
 STEPS = 30
 

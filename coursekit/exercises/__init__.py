@@ -1,8 +1,8 @@
 """Exercise tools: generate student notebooks from solutions, and grade them.
 
-    python -m lmlib.exercises generate            # solutions/ -> exercises/
-    python -m lmlib.exercises grade PATH... [--csv FILE]
-    python -m lmlib.exercises nbgrader-source COURSE_DIR   # solutions/ -> COURSE_DIR/source/
+    python -m coursekit.exercises generate            # solutions/ -> exercises/
+    python -m coursekit.exercises grade PATH... [--csv FILE]
+    python -m coursekit.exercises nbgrader-source COURSE_DIR   # solutions/ -> COURSE_DIR/source/
 
 Solution notebooks mark what students write between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` (nbgrader's markers). Each exercise has a *check cell*, a code cell

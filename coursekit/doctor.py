@@ -1,4 +1,4 @@
-"""``python -m lmlib doctor``: check this environment for the course and say what to fix."""
+"""``python -m coursekit doctor``: check this environment for the course and say what to fix."""
 
 from __future__ import annotations
 
@@ -93,10 +93,8 @@ def doctor() -> int:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv != ["doctor"]:
-        print("usage: python -m lmlib doctor", file=sys.stderr)
+        print("usage: python -m coursekit doctor", file=sys.stderr)
         return 2
     return 1 if doctor() else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())

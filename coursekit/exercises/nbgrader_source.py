@@ -7,7 +7,7 @@ the way nbgrader's "Create Assignment" toolbar would:
 
 - a code cell with a solution region: an *autograded answer* (``solution``);
 - a ``check`` cell: *autograder tests* (``grade``, ``locked``, ``points``), graded by
-  whether it raises, exactly as ``python -m lmlib.exercises grade`` does;
+  whether it raises, exactly as ``python -m coursekit.exercises grade`` does;
 - a markdown cell with a solution region: a *manually graded answer* (``solution``,
   ``grade``, ``points``), as nbgrader requires of written answers;
 - every other cell: no nbgrader metadata, so it stays as editable as in exercises/.
@@ -34,7 +34,7 @@ SCHEMA_VERSION = 3  # nbgrader's cell metadata schema (nbgrader 0.7 and later)
 
 CONFIG = '''\
 # nbgrader settings for the course "From N-grams to GPT" (written by
-# `python -m lmlib.exercises nbgrader-source`; edit freely, it is not overwritten).
+# `python -m coursekit.exercises nbgrader-source`; edit freely, it is not overwritten).
 c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.course_id = "ngrams-to-gpt"
 # Some exercises train a small model: give each cell time when autograding.

@@ -1,4 +1,4 @@
-"""``python -m lmlib.bench [NAME ...]``: run the benchmarks (all, or the named modules) in
+"""``python -m coursekit.bench [NAME ...]``: run the benchmarks (all, or the named modules) in
 full mode and print one table of what they measured."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pkgutil
 import sys
 import time
 
-import lmlib.bench as bench
+import coursekit.bench as bench
 
 
 def main(argv=None) -> int:
@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     for name in argv or available:
         start = time.perf_counter()
         print(f"running {name} ...", flush=True)
-        module = importlib.import_module(f"lmlib.bench.{name}")
+        module = importlib.import_module(f"coursekit.bench.{name}")
         for m in module.run():
             rows.append((name, m))
         print(f"  {name} took {time.perf_counter() - start:.1f} s", flush=True)
