@@ -507,8 +507,8 @@ attn_ms, rnn_ms = [], []
 for T_ in Ts:
     xc = rng.standard_normal((T_, d_cost))
     m_ = A.causal_mask(T_)
-    attn_ms.append(cpu_ms(lambda: A.scaled_dot_product_attention(xc, xc, xc, m_)))
-    rnn_ms.append(cpu_ms(lambda: rnn_layer.forward(xc[:, None])))
+    attn_ms.append(cpu_ms(lambda xc=xc, m_=m_: A.scaled_dot_product_attention(xc, xc, xc, m_)))
+    rnn_ms.append(cpu_ms(lambda xc=xc: rnn_layer.forward(xc[:, None])))
     print(f"T = {T_:4d}: attention {attn_ms[-1]:7.2f} ms ({2 * T_ * T_ * d_cost:>11,} mult-adds, "
           f"1 step), RNN {rnn_ms[-1]:6.2f} ms ({T_ * d_cost * d_cost:>9,} mult-adds, {T_} steps)")
 fig, ax = plt.subplots(figsize=(6, 3.2))
