@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lmlib.scoring import score
+
 __all__ = ["PARTS", "Result", "shakespeare_results", "write_results", "plot_results",
            "widget_screenshots", "make_figures", "main"]
 
@@ -36,7 +38,7 @@ OUT = COURSE_ROOT / "docs" / "figures"
 PARTS = ("results", "widgets")
 
 # one colour per family (Okabe-Ito, readable by colour-blind readers)
-FAMILY_COLORS = {"baseline": "#999999", "n-gram": "#0072B2", "attention-only": "#E69F00",
+FAMILY_COLORS = {"baseline": "#999999", "n-gram": "#0072B2", "attention": "#E69F00",
                  "recurrent": "#009E73", "transformer": "#D55E00"}
 
 
@@ -54,36 +56,34 @@ class Result:
 
 # ---------------------------------------------------------------------------- results
 def _ngram(order: int, smoothing: str, **kwargs):
-    """A function of ``(train, val, V)``: the val loss of an n-gram fitted on train, the
-    same call as ``coursekit.bench.ngram``."""
+    """A function of ``(train, val, V)``: the val score of an n-gram fitted on train."""
     from lmlib.ngram import NGramLM
 
-    return lambda train, val, V: (NGramLM(order, smoothing, **kwargs).fit(train, V)
-                                  .cross_entropy(val))
+    return lambda train, val, V: score(NGramLM(order, smoothing, **kwargs).fit(train, V), val)
 
 
 def _uniform(train, val, V) -> float:
     from lmlib import metrics
 
-    return metrics.nll(np.full(len(val), 1.0 / V))
+    return metrics.nll(np.full(len(val) - 1, 1.0 / V))
 
 
 def _attention_lm(train, val, V) -> float:
-    from lmlib.models.attention_lm import AttentionLM, evaluate
+    from lmlib.models.attention_lm import AttentionLM
 
-    return evaluate(AttentionLM.load_pretrained(), val)
+    return score(AttentionLM.load_pretrained(), val)
 
 
 def _lstm(train, val, V) -> float:
-    from lmlib.models.lstm import load_pretrained, stream_loss
+    from lmlib.models.lstm import load_pretrained
 
-    return stream_loss(load_pretrained()[0], val)
+    return score(load_pretrained()[0], val)
 
 
 def _gpt(train, val, V) -> float:
-    from coursekit.bench.gpt import shipped_val
+    from lmlib.models.gpt import load_pretrained
 
-    return shipped_val()[0]
+    return score(load_pretrained()[0], val)
 
 
 def _gpt_label() -> str:
@@ -94,33 +94,25 @@ def _gpt_label() -> str:
     return f"GPT {c.n_layer} layers × {c.n_head} heads × {c.n_embd} (shipped)"
 
 
-# key -> (model, family, how it is computed, function of (train, val, V)), the course's
-# order; ``model`` may be a function giving the label when the checkpoint is read
+# key -> (model, family, what is scored, function of (train, val, V)), the course's order;
+# ``model`` may be a function giving the label when the checkpoint is read. Every loss is
+# lmlib.scoring.score(model, val): the course's one protocol.
 MODELS = {
-    "uniform": ("uniform", "baseline",
-                "lmlib.metrics.nll of 1/V for every val character (ch00)", _uniform),
-    "unigram": ("unigram", "baseline", "NGramLM(1, 'mle').fit(train).cross_entropy(val) (ch00)",
-                _ngram(1, "mle")),
-    "bigram-add1": ("bigram, add-1", "n-gram",
-                    "NGramLM(2, 'add-k', k=1.0), as coursekit.bench.ngram (ch01)",
+    "uniform": ("uniform", "baseline", "1/V for every val character (ch00)", _uniform),
+    "unigram": ("unigram", "baseline", "NGramLM(1, 'mle') (ch00)", _ngram(1, "mle")),
+    "bigram-add1": ("bigram, add-1", "n-gram", "NGramLM(2, 'add-k', k=1.0) (ch01)",
                     _ngram(2, "add-k", k=1.0)),
-    "5gram-addk": ("5-gram, add-k (k = 0.01)", "n-gram",
-                   "NGramLM(5, 'add-k', k=0.01), as coursekit.bench.ngram (ch01)",
+    "5gram-addk": ("5-gram, add-k (k = 0.01)", "n-gram", "NGramLM(5, 'add-k', k=0.01) (ch01)",
                    _ngram(5, "add-k", k=0.01)),
-    "6gram-kn": ("6-gram Kneser–Ney", "n-gram",
-                 "NGramLM(6, 'kneser-ney'), D = 0.75, as coursekit.bench.ngram (ch01)",
+    "6gram-kn": ("6-gram Kneser–Ney", "n-gram", "NGramLM(6, 'kneser-ney'), D = 0.75 (ch01)",
                  _ngram(6, "kneser-ney")),
     "7gram-mkn": ("7-gram modified Kneser–Ney", "n-gram",
-                  "NGramLM(7, 'modified-kneser-ney'), as coursekit.bench.ngram (ch01)",
-                  _ngram(7, "modified-kneser-ney")),
-    "attention": ("attention-only LM, 2 layers × 4 heads (shipped)", "attention-only",
-                  "lmlib.models.attention_lm.evaluate(AttentionLM.load_pretrained(), val), as "
-                  "coursekit.bench.attention (ch05)", _attention_lm),
-    "lstm": ("LSTM 1 × 384 (shipped)", "recurrent",
-             "lmlib.models.lstm.stream_loss(load_pretrained()[0], val): val read as one "
-             "stream, as coursekit.bench.lstm (ch04)", _lstm),
-    "gpt": (_gpt_label, "transformer", "coursekit.bench.gpt.shipped_val(): windows of the block "
-            "size sliding by half a block (ch07)", _gpt),
+                  "NGramLM(7, 'modified-kneser-ney') (ch01)", _ngram(7, "modified-kneser-ney")),
+    "attention": ("attention LM (pre-LN blocks), 2 layers × 4 heads (shipped)", "attention",
+                  "the shipped chapter-05 model (ch05)", _attention_lm),
+    "lstm": ("LSTM 1 × 384 (shipped)", "recurrent", "the shipped LSTM, one stream (ch04)", _lstm),
+    "gpt": (_gpt_label, "transformer", "the shipped GPT, windows sliding by half a block (ch07)",
+            _gpt),
 }
 
 
@@ -159,6 +151,9 @@ def write_results(results: list[Result], path: Path) -> Path:
     record = {
         "what": "loss on Tiny Shakespeare val (the last 10%, 111,540 characters), nats per "
                 "character, lower is better",
+        "protocol": "lmlib.scoring.score: every character after the first predicted once; "
+                    "fixed-context models through windows sliding by half a window, recurrent "
+                    "models as one stream, n-grams with their order",
         "command": "make figures (python -m coursekit.figures)",
         "results": [asdict(r) for r in results],
         "checkpoints": {f"lmlib/assets/{p.name}": {"sha256": _sha256(p)}

@@ -17,6 +17,7 @@ import pytest
 from coursekit import figures
 from lmlib.data import shakespeare
 from lmlib.ngram import NGramLM
+from lmlib.scoring import score
 
 ROOT = Path(__file__).resolve().parent.parent
 CHEAP = ["uniform", "unigram", "bigram-add1", "5gram-addk", "6gram-kn", "7gram-mkn",
@@ -50,16 +51,15 @@ def test_losses_are_what_the_benchmarks_compute(data, cheap_results):
     V = tok.vocab_size
     by_key = {r.key: r.loss for r in cheap_results}
     assert by_key["uniform"] == pytest.approx(math.log(V), abs=1e-12)
-    # the calls of coursekit.bench.ngram
+    # every row is lmlib.scoring.score, the course's one protocol
     expected = {"unigram": NGramLM(1, "mle"), "bigram-add1": NGramLM(2, "add-k", k=1.0),
                 "5gram-addk": NGramLM(5, "add-k", k=0.01), "6gram-kn": NGramLM(6, "kneser-ney"),
                 "7gram-mkn": NGramLM(7, "modified-kneser-ney")}
     for key, lm in expected.items():
-        assert by_key[key] == lm.fit(train, V).cross_entropy(val), key
-    # the call of coursekit.bench.attention
-    from lmlib.models.attention_lm import AttentionLM, evaluate
+        assert by_key[key] == score(lm.fit(train, V), val), key
+    from lmlib.models.attention_lm import AttentionLM
 
-    assert by_key["attention"] == evaluate(AttentionLM.load_pretrained(), val)
+    assert by_key["attention"] == score(AttentionLM.load_pretrained(), val)
     # the course's order, from worse to better n-grams
     ngrams = [r.loss for r in cheap_results if r.family == "n-gram"]
     assert ngrams == sorted(ngrams, reverse=True)

@@ -86,17 +86,17 @@ def _model() -> list[Measurement]:
     from lmlib.models.attention_lm import (
         AttentionLM,
         AttentionLMConfig,
-        evaluate,
         train_attention_lm,
     )
+    from lmlib.scoring import score
 
     tok, train_ids, val_ids = shakespeare()
     shipped = AttentionLM.load_pretrained()
-    shipped_val = evaluate(shipped, val_ids)
+    shipped_val = score(shipped, val_ids)
     with stopwatch() as t:
         model, _ = train_attention_lm(train_ids, steps=1000,
                                       cfg=AttentionLMConfig(vocab_size=tok.vocab_size))
-    val = evaluate(model, val_ids)
+    val = score(model, val_ids)
     return [
         Measurement("AttentionLM shipped val loss", shipped_val, "nats/char", "< 2.05",
                     "2 layers x 4 heads, 64 dims, 113k params, full val split"),

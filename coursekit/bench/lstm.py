@@ -29,6 +29,7 @@ from pathlib import Path
 
 from coursekit.bench import Measurement
 from lmlib.data import names_streams
+from lmlib.scoring import score
 from lmlib.speed import lstm_speed
 from lmlib.train import PRESETS, names_loss
 
@@ -52,8 +53,8 @@ def train_shakespeare(checkpoint=None, log=None, progress: bool = False, **overr
     import torch
 
     from lmlib.data import shakespeare
-    from lmlib.models.lstm import LSTMLM, stream_loss
-    from lmlib.train import evaluate, load_state_dict_file, train
+    from lmlib.models.lstm import LSTMLM
+    from lmlib.train import load_state_dict_file, train
 
     checkpoint = Path(checkpoint or _BUILD / "lstm_shakespeare.safetensors")
     tok, train_ids, val_ids = shakespeare()
@@ -72,8 +73,7 @@ def train_shakespeare(checkpoint=None, log=None, progress: bool = False, **overr
         times.write_text(json.dumps(dict(wall_s=wall, cpu_s=cpu)), encoding="utf-8")
     load_state_dict_file(model, checkpoint)
     return dict(history=history, wall_s=wall, cpu_s=cpu, checkpoint=checkpoint,
-                val_windows=evaluate(model, val_ids, block_size=config["block_size"]),
-                val_stream=stream_loss(model, val_ids))
+                val_stream=score(model, val_ids))
 
 
 def _saved_step(checkpoint) -> int:
@@ -133,10 +133,8 @@ def run() -> list[Measurement]:
     out += [
         Measurement("shakespeare val (fixed batches)", h.best_val, "nats/char", "<= 1.55",
                     f"best of {len(h.steps)} evals, step {h.best_step} of {h.steps[-1]}"),
-        Measurement("shakespeare val (split, windows 128)", sp["val_windows"], "nats/char", "",
-                    "every val char once, state reset every 128"),
         Measurement("shakespeare val (split, one stream)", sp["val_stream"], "nats/char", "",
-                    "every val char once, state carried"),
+                    "lmlib.scoring.score: every val char once, state carried"),
         Measurement("shakespeare train wall", sp["wall_s"], "s", "",
                     f"{torch.get_num_threads()} torch thread(s); includes evals; shared machine"),
         Measurement("shakespeare train CPU", sp["cpu_s"], "s", "<= 600",
@@ -177,7 +175,7 @@ def ship(result: dict, dest=None, **measured) -> Path:
     h = result["history"]
     record = dict(model=SHAKESPEARE_MODEL, train=SHAKESPEARE_TRAIN, history=h.to_dict(),
                   wall_s=result["wall_s"], cpu_s=result["cpu_s"],
-                  val_windows=result["val_windows"], val_stream=result["val_stream"],
+                  val_stream=result["val_stream"],
                   threads=torch.get_num_threads(), torch=torch.__version__)
     record.update(measured)
     for src, target, text in ((result["checkpoint"], dest, None),
@@ -211,7 +209,7 @@ def main(argv=None) -> int:
     sp = train_shakespeare(log=log)
     h = sp["history"]
     print(f"# best val (fixed batches) {h.best_val:.4f} at step {h.best_step}; val split "
-          f"windows {sp['val_windows']:.4f}, stream {sp['val_stream']:.4f}; wall "
+          f"(one stream) {sp['val_stream']:.4f}; wall "
           f"{sp['wall_s']:.0f} s, CPU {sp['cpu_s']:.0f} s", file=log, flush=True)
     if args.ship:
         measured = {k: v for k, v in (("cpu_s", args.cpu_s), ("wall_s", args.wall_s))

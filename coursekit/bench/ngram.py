@@ -14,6 +14,7 @@ from collections import Counter
 from coursekit.bench import Measurement, peak_memory_mb, stopwatch
 from lmlib.data import names, names_stream, shakespeare
 from lmlib.ngram import NGramLM
+from lmlib.scoring import score
 
 
 def dict_kneser_ney_loss(train: str, val: str, order: int = 6, D: float = 0.75) -> float:
@@ -42,7 +43,7 @@ def dict_kneser_ney_loss(train: str, val: str, order: int = 6, D: float = 0.75) 
 
 
 def _fit_and_score(train, val, vocab_size, order=6):
-    return NGramLM(order, "kneser-ney").fit(train, vocab_size).cross_entropy(val)
+    return score(NGramLM(order, "kneser-ney").fit(train, vocab_size), val)
 
 
 def run() -> list[Measurement]:
@@ -73,12 +74,12 @@ def run() -> list[Measurement]:
 
     def val_loss(name, lm, target=""):
         lm.fit(train, V)
-        out.append(Measurement(f"shakespeare val {name}", lm.cross_entropy(val), "nats/char",
+        out.append(Measurement(f"shakespeare val {name}", score(lm, val), "nats/char",
                                target, f"{lm.num_ngrams:,} n-grams, {lm.nbytes / 1e6:.1f} MB"))
 
     val_loss("bigram add-1", NGramLM(2, "add-k", k=1.0), "2.48 +- 0.01")
     val_loss("5-gram add-k k=0.01", NGramLM(5, "add-k", k=0.01), "~1.770")
-    grid = {k: NGramLM(5, "add-k", k=k).fit(train, V).cross_entropy(val)
+    grid = {k: score(NGramLM(5, "add-k", k=k).fit(train, V), val)
             for k in (0.3, 0.1, 0.03, 0.01, 0.003)}
     best_k = min(grid, key=grid.get)
     out.append(Measurement("shakespeare val 5-gram add-k, best k", grid[best_k], "nats/char", "",
@@ -91,16 +92,20 @@ def run() -> list[Measurement]:
                  "< KN" if order >= 5 else "")
 
     ntok, words_train, words_dev, words_test = names()
-    s_train = names_stream(words_train, ntok)
+
+    def names_lm(order, smoothing, **kwargs):  # counted on names padded as they are scored
+        stream = names_stream(words_train, ntok, pad=order - 1)
+        return NGramLM(order, smoothing, **kwargs).fit(stream, ntok.vocab_size)
+
     for smoothing, kwargs in [("add-k", dict(k=1.0)), ("kneser-ney", {})]:
-        lm = NGramLM(2, smoothing, **kwargs).fit(s_train, ntok.vocab_size)
+        lm = names_lm(2, smoothing, **kwargs)
         label = "add-1" if smoothing == "add-k" else "KN"
         for split, words in (("dev", words_dev), ("test", words_test)):
-            out.append(Measurement(f"names {split} bigram {label}",
-                                   lm.cross_entropy(names_stream(words, ntok)), "nats/char",
-                                   "~2.45"))
+            out.append(Measurement(f"names {split} bigram {label}", score(lm, (words, ntok)),
+                                   "nats/char", "~2.45"))
     for order in (3, 4, 5):
-        lm = NGramLM(order, "modified-kneser-ney").fit(s_train, ntok.vocab_size)
-        out.append(Measurement(f"names dev {order}-gram modified KN",
-                               lm.cross_entropy(names_stream(words_dev, ntok)), "nats/char"))
+        lm = names_lm(order, "modified-kneser-ney")
+        for split, words in (("dev", words_dev), ("test", words_test)):
+            out.append(Measurement(f"names {split} {order}-gram modified KN",
+                                   score(lm, (words, ntok)), "nats/char"))
     return out
