@@ -659,20 +659,27 @@ if not lmlib.FAST:
 # %% [markdown]
 # ## 7. Results so far (names, test split, nats per character)
 #
-# Every model on the same test split of names.txt, each name scored with its closing `.`.
-# The bigram and chapter 01's best n-gram (a 5-gram with modified Kneser–Ney smoothing) are
-# recomputed here from counts; the n-gram reads the test names joined into one stream
-# (`.emma.olivia.`), so its context may reach into the previous name. The MLP's number is
-# chapter 02's; the RNN is the one trained above, each name read from a zero state.
+# Every model on the same test split of names.txt under the course's one protocol
+# (`lmlib.scoring.score`): each name is read from an empty context after a `.` and its
+# closing `.` is predicted too. For the RNN the empty context is a zero state; for an n-gram
+# it is a context of dots (so it is fitted on names padded with `order − 1` dots). The
+# bigram and chapter 01's best n-gram (a 5-gram with modified Kneser–Ney smoothing) are
+# recomputed here from counts; the MLP's number is chapter 02's; the RNN is the one trained
+# above.
 
 # %%
 from lmlib.data import names_stream
 from lmlib.ngram import NGramLM
+from lmlib.scoring import score
 
-s_train_ids = names_stream(train_words, tok)
-bigram_test = NGramLM(2, "add-k", k=1.0).fit(s_train_ids, V).cross_entropy(names_stream(test_words, tok))
-ngram_test = NGramLM(5, "modified-kneser-ney").fit(s_train_ids, V).cross_entropy(
-    names_stream(test_words, tok))
+
+def ngram_test_loss(order, smoothing, **kwargs):
+    lm = NGramLM(order, smoothing, **kwargs).fit(names_stream(train_words, tok, pad=order - 1), V)
+    return score(lm, (test_words, tok))
+
+
+bigram_test = ngram_test_loss(2, "add-k", k=1.0)
+ngram_test = ngram_test_loss(5, "modified-kneser-ney")
 MLP_TEST = 2.1212  # chapter 02's MLP on the names test split (README results table, `make bench`)
 rows = [("uniform", np.log(V)), ("bigram, add-1", bigram_test),
         ("MLP, chapter 02", MLP_TEST), ("5-gram, modified KN, chapter 01", ngram_test),
@@ -687,13 +694,15 @@ ax.set(xlabel="test loss (nats/char)", xlim=(0, 3.7), title="names, test split: 
 plt.show()
 
 # %% [markdown]
-# **Check yourself:** the bigram is far behind (above 2.4); in full mode the RNN is well
-# ahead of the bigram and within 0.05 nats of chapter 01's best n-gram.
+# **Check yourself:** the bigram is far behind (above 2.4). In full mode the RNN is well
+# ahead of the bigram (by more than 0.3), but chapter 01's best n-gram is still ahead of it
+# (by more than 0.02): a small NumPy RNN trained for a few minutes does not beat a
+# well-smoothed 5-gram on names. Chapter 04's LSTM does.
 
 # %%
 assert bigram_test > 2.4
 if not lmlib.FAST:
-    assert rnn_test < bigram_test - 0.3 and abs(rnn_test - ngram_test) < 0.05, (rnn_test, ngram_test)
+    assert rnn_test < bigram_test - 0.3 and ngram_test < rnn_test - 0.02, (rnn_test, ngram_test)
 
 # %% [markdown]
 # ## Summary

@@ -684,20 +684,21 @@ for name, (a, b) in checks.items():
 
 # %%
 from lmlib.data import shakespeare
-from lmlib.models.attention_lm import AttentionLM, AttentionLMConfig, evaluate, train_attention_lm
+from lmlib.models.attention_lm import AttentionLM, AttentionLMConfig, train_attention_lm
+from lmlib.scoring import score
 
 tok, train_ids, val_ids = shakespeare()
 if lmlib.FAST:
     model = AttentionLM.load_pretrained()
     print("loaded the shipped checkpoint:", {k: v for k, v in model.metadata.items() if k != "config"})
-    val_loss = evaluate(model, val_ids, max_windows=200)
+    val_loss = score(model, val_ids[:20_000])   # fast mode: the start of val only
 else:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     model, history = train_attention_lm(train_ids, steps=1000,
                                         cfg=AttentionLMConfig(vocab_size=tok.vocab_size))
     print(f"trained 1,000 steps of 32 x 64 characters in {time.process_time() - cpu0:.0f} CPU s "
           f"({time.perf_counter() - wall0:.0f} s wall)")
-    val_loss = evaluate(model, val_ids)
+    val_loss = score(model, val_ids)            # the course's protocol, the whole val split
     steps, losses = zip(*history)
     plt.plot(steps, losses, "o-")
     plt.xlabel("step")
@@ -710,7 +711,7 @@ print(f"validation loss {val_loss:.3f} nats/char (uniform: {math.log(tok.vocab_s
 
 # %%
 if not lmlib.FAST:
-    assert val_loss < 2.05   # the full run reaches about 1.98
+    assert val_loss < 2.05   # the full run reaches about 1.96
 assert val_loss < 2.2
 
 # %% [markdown]
