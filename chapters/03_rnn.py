@@ -569,7 +569,7 @@ plt.show()
 # The trained `W_hh` has a spectral radius above 1 (printed above), and yet the gradient
 # fades: training has pushed many units into the flat ends of the tanh, where the
 # derivatives `1 − h²` in `D_j` are small, and those factors shrink the product step after
-# step. The linear picture (`ρ^k`) is only an upper part of the story.
+# step. The linear picture (`ρ^k`) leaves these factors out.
 #
 # **Check yourself:** in full mode, the trained `W_hh` has a spectral radius above 1, and the
 # gradient reaching an input 20 steps back is more than a hundred times smaller than at the
