@@ -448,9 +448,9 @@ quick = train(shake, s_train, s_val, stop_at=10 if lmlib.FAST else 50, **few)
 print(f"{shake.num_params():,} parameters; after {quick.steps[-1]} steps val {quick.val_loss[-1]:.3f}")
 
 # %%
-from lmlib.models.lstm import ASSET, load_pretrained
+from lmlib.models.lstm import ASSET
 
-shipped, extra = load_pretrained()
+shipped, extra = lmlib.load_checkpoint(ASSET)
 record = json.loads(ASSET.with_suffix(".json").read_text(encoding="utf-8"))
 h = record["history"]
 fig, ax = plt.subplots()

@@ -476,11 +476,11 @@ assert cross_w.shape == (1, 4, 8, 5)
 # is there, so that the text is Shakespeare-like; a random model proves the same equality.
 
 # %%
-from lmlib.models.gpt import ASSET, load_pretrained
+from lmlib.models.gpt import ASSET
 from lmlib.data import CharTokenizer
 
 if ASSET.is_file():
-    gpt, extra = load_pretrained()
+    gpt, extra = lmlib.load_checkpoint(ASSET)
     tok = CharTokenizer("".join(extra["itos"]))
     print(f"the shipped GPT: {gpt.num_params():,} parameters, trained {extra['step']} steps")
 else:  # a random GPT of the same shape: the equalities below hold all the same

@@ -63,7 +63,9 @@ import torch
 
 from lmlib.data import shakespeare
 from lmlib.models import GPT, GPTConfig
-from lmlib.train import TrainConfig, evaluate, load_checkpoint, lr_at, token_losses, train
+from lmlib.checkpoint import load_checkpoint
+from lmlib.scoring import score, token_losses
+from lmlib.train import TrainConfig, lr_at, train
 
 tok, train_ids, val_ids = shakespeare()
 print(f"vocabulary {tok.vocab_size}, train {len(train_ids):,} chars, val {len(val_ids):,} chars")
@@ -182,7 +184,7 @@ print(f"{steps} steps in {seconds:.0f} s, {np.median(history.tokens_per_s):,.0f}
 # %%
 best, extra = load_checkpoint(runs / "ch07_baby_gpt.safetensors")
 val_part = val_ids if not lmlib.FAST else val_ids[:5000]
-baby_val = evaluate(best, val_part, block_size=64, stride=32)
+baby_val = score(best, val_part)
 print(f"the best checkpoint (step {extra['step']}): val loss {baby_val:.4f} on "
       f"{len(val_part):,} characters")
 if not lmlib.FAST:
@@ -250,16 +252,16 @@ if not lmlib.FAST:
 # ```
 #
 # It loads instantly, with its tokenizer: `lmlib.load_pretrained("shakespeare-gpt")`.
-# (`lmlib.models.gpt.load_pretrained()` gives the model and the metadata stored with it.)
+# (`lmlib.load_checkpoint(ASSET)` gives the model and the metadata stored with it.)
 
 # %%
-from lmlib.models.gpt import ASSET, load_pretrained
+from lmlib.models.gpt import ASSET
 
 have_gpt = ASSET.is_file()
 if have_gpt:
     gpt, gpt_tok = lmlib.load_pretrained("shakespeare-gpt")
     assert gpt_tok.itos == tok.itos  # the same 65 characters
-    _, gpt_extra = load_pretrained()
+    _, gpt_extra = lmlib.load_checkpoint(ASSET)
     print(f"shipped GPT: {gpt.config}")
     print(f"{gpt.num_params():,} parameters, {ASSET.stat().st_size / 1e6:.1f} MB on disk; "
           f"trained {gpt_extra['step']} steps")
@@ -280,8 +282,7 @@ if have_gpt:
 
 # %%
 if have_gpt:
-    gpt_losses = token_losses(gpt, val_part, block_size=gpt.config.block_size,
-                              stride=gpt.config.block_size // 2)
+    gpt_losses = token_losses(gpt, val_part)
     gpt_val = float(gpt_losses.mean())
     print(f"shipped GPT: val loss {gpt_val:.4f} nats/char on {len(val_part):,} characters")
     if not lmlib.FAST:
@@ -381,7 +382,7 @@ if have_ngram:
                                         unseen=float(np.nanmean(kn_losses[unseen])))
 
 if have_lstm:
-    lstm, lstm_extra = lstm_module.load_pretrained()
+    lstm, lstm_extra = lmlib.load_checkpoint(lstm_module.ASSET)
     with torch.no_grad():  # read the val text in order, carrying the state (no windows)
         ids_t = torch.as_tensor(val_part)[None]
         logits, _ = lstm.run(ids_t[:, :-1])

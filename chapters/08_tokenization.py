@@ -507,13 +507,14 @@ assert load_shakespeare_bpe() == tok
 # settings: same steps, batch size and block of 64 tokens, so the same compute. (A block of
 # 64 BPE tokens spans about 120 characters, twice the character model's context: that is
 # one of the things a tokenizer buys.) Both are evaluated on the whole val text with
-# `lmlib.train.evaluate`, which predicts every token once.
+# `lmlib.scoring.score(..., protocol="windows")`, which predicts every token once.
 
 # %%
 import torch
 
 from lmlib.models import GPT, GPTConfig
-from lmlib.train import TrainConfig, evaluate, train
+from lmlib.scoring import score
+from lmlib.train import TrainConfig, train
 
 bpe = load_shakespeare_bpe()
 data = {
@@ -538,7 +539,7 @@ for name, (t, tr_ids, va_ids) in data.items():
                           n_embd=128))
     history = train(model, tr_ids, va_ids, config, plot=False, progress=not lmlib.FAST)
     ids = va_ids[:n_eval]
-    per_token = evaluate(model, ids, block_size=64)  # mean nats over len(ids) - 1 tokens
+    per_token = score(model, ids, protocol="windows")  # mean nats over len(ids) - 1 tokens
     n_chars = len(t.decode(ids[1:]))  # the characters those predicted tokens spell
     results[name] = dict(per_token=per_token, per_char=per_token * (len(ids) - 1) / n_chars,
                          seconds=history.seconds)

@@ -620,7 +620,8 @@ plt.show()
 # the corpus validation split, all of Shakespeare the model never trained on.
 
 # %%
-from lmlib.train import TrainConfig, Trainer, evaluate
+from lmlib.scoring import score
+from lmlib.train import TrainConfig, Trainer
 
 spk_train, spk_val = tasks.speaker_ids("GLOUCESTER", tok)
 lm = load_pretrained("shakespeare-gpt")[0]
@@ -633,13 +634,13 @@ prompt = torch.as_tensor(tok.encode("\n"))[None]
 sample_before = tok.decode(lm.generate(prompt, 300 if not FAST else 60, temperature=0.8, top_k=20,
                                        generator=torch.Generator().manual_seed(1))[0])
 trainer = Trainer(lm, spk_train, spk_val, config)
-curve = {"step": [0], "speaker": [evaluate(lm, spk_val, B)], "general": [evaluate(lm, general_val, B)]}
+curve = {"step": [0], "speaker": [score(lm, spk_val, protocol="windows")], "general": [score(lm, general_val, protocol="windows")]}
 t0 = time.perf_counter()
 for stop in np.linspace(0, steps, 7 if not FAST else 3)[1:].astype(int):
     trainer.run(stop_at=int(stop), progress=False, plot=False)
     curve["step"].append(int(stop))
-    curve["speaker"].append(evaluate(lm, spk_val, B))
-    curve["general"].append(evaluate(lm, general_val, B))
+    curve["speaker"].append(score(lm, spk_val, protocol="windows"))
+    curve["general"].append(score(lm, general_val, protocol="windows"))
 print(f"{steps} steps in {time.perf_counter() - t0:.0f} s")
 sample_after = tok.decode(lm.generate(prompt, 300 if not FAST else 60, temperature=0.8, top_k=20,
                                       generator=torch.Generator().manual_seed(1))[0])

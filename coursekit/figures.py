@@ -35,7 +35,7 @@ __all__ = ["PARTS", "Result", "shakespeare_results", "write_results", "plot_resu
 
 COURSE_ROOT = Path(__file__).resolve().parent.parent
 OUT = COURSE_ROOT / "docs" / "figures"
-PARTS = ("results", "widgets")
+PARTS = ("results", "curve", "widgets")
 
 # one colour per family (Okabe-Ito, readable by colour-blind readers)
 FAMILY_COLORS = {"baseline": "#999999", "n-gram": "#0072B2", "attention": "#E69F00",
@@ -75,22 +75,22 @@ def _attention_lm(train, val, V) -> float:
 
 
 def _lstm(train, val, V) -> float:
-    from lmlib.models.lstm import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    return score(load_pretrained()[0], val)
+    return score(load_pretrained("shakespeare-lstm")[0], val)
 
 
 def _gpt(train, val, V) -> float:
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    return score(load_pretrained()[0], val)
+    return score(load_pretrained("shakespeare-gpt")[0], val)
 
 
 def _gpt_label() -> str:
     """The shipped GPT's shape, read from its checkpoint (it may be retrained)."""
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
 
-    c = load_pretrained()[0].config
+    c = load_pretrained("shakespeare-gpt")[0].config
     return f"GPT {c.n_layer} layers × {c.n_head} heads × {c.n_embd} (shipped)"
 
 
@@ -374,6 +374,42 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------- command
+def plot_curve(curve: Path, path: Path) -> Path:
+    """The compute curve (``python -m coursekit.bench.curve``): val loss against process CPU
+    seconds, log scale, one line per family; n-grams at their fit + score time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = json.loads(Path(curve).read_text(encoding="utf-8"))["points"]
+    if not points:
+        raise ValueError(f"{curve} holds no points yet: run python -m coursekit.bench.curve")
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
+    styles = {"n-gram": ("n-gram", "s"), "gpt": ("transformer", "o"), "lstm": ("recurrent", "^")}
+    for family, (color_key, marker) in styles.items():
+        rows = sorted((p["cpu_s"], p["val"], pid) for pid, p in points.items()
+                      if p["spec"]["family"] == family)
+        if rows:
+            x, y, ids = zip(*rows)
+            ax.plot(x, y, marker, ls="-" if family != "n-gram" else "none", ms=5,
+                    color=FAMILY_COLORS[color_key], label=family)
+            if family == "n-gram":
+                for xi, yi, pid in rows:
+                    label = pid.split("-")[1] + ("m" if "modified" in pid else "")
+                    ax.annotate(label, (xi, yi), fontsize=7, xytext=(3, 2),
+                                textcoords="offset points")
+    ax.set(xscale="log", xlabel="process CPU seconds, one thread (log scale); n-grams: "
+                                  "order (m: modified Kneser–Ney)",
+           ylabel="val loss, nats/char (lmlib.scoring)",
+           title="Shakespeare val loss against compute")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
 def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True) -> list[Path]:
     """Write the figures of ``only`` (``"results"``, ``"widgets"``, or ``None`` for both)
     into ``out``; returns the paths written."""
@@ -391,6 +427,9 @@ def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True)
                     plot_results(results, out / "results.png")]
         if verbose:
             print(f"results: {time.perf_counter() - start:.1f} s", flush=True)
+    curve = COURSE_ROOT / "docs" / "figures" / "curve.json"
+    if only in (None, "curve") and curve.is_file():
+        written.append(plot_curve(curve, out / "curve.png"))
     if only in (None, "widgets"):
         start = time.perf_counter()
         if verbose:

@@ -246,24 +246,23 @@ def test_from_hf_gpt2_bad_input():
 # --- checkpoints of GPTs, the shipped model ---------------------------------------------
 
 def test_export_and_load_pretrained(tmp_path):
-    from lmlib.models.gpt import load_pretrained
-    from lmlib.train import export_checkpoint, save_checkpoint
+    from lmlib.checkpoint import export_checkpoint, load_checkpoint, save_checkpoint
 
     model = make(seed=7).eval()
     save_checkpoint(model, tmp_path / "full.safetensors", extra={"itos": list("abc"), "step": 3})
     half = export_checkpoint(tmp_path / "full.safetensors", tmp_path / "half.safetensors",
                              extra={"val_loss_full": 1.23})
-    loaded, extra = load_pretrained(half)
+    loaded, extra = load_checkpoint(half)
     assert not loaded.training and loaded.config == model.config
     assert extra == {"itos": ["a", "b", "c"], "step": 3, "val_loss_full": 1.23}
     x = torch.randint(0, 13, (1, 12))
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)[0], model(x)[0], atol=2e-3, rtol=0)
     with pytest.raises(FileNotFoundError):
-        load_pretrained(tmp_path / "missing.safetensors")
+        load_checkpoint(tmp_path / "missing.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="safetensors"):
-        load_pretrained(tmp_path / "junk.safetensors")
+    with pytest.raises(ValueError, match="junk.safetensors.*safetensors"):
+        load_checkpoint(tmp_path / "junk.safetensors")
 
 
 def test_load_pretrained_by_name():

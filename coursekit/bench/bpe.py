@@ -89,8 +89,9 @@ def gpt_comparison(steps: int = 2000, n_eval: int | None = None) -> dict[str, di
 
     from lmlib.data import CharTokenizer
     from lmlib.models import GPT, GPTConfig
+    from lmlib.scoring import score
     from lmlib.tokenizers import load_shakespeare_bpe
-    from lmlib.train import TrainConfig, evaluate, train
+    from lmlib.train import TrainConfig, train
 
     train_text, val_text = _split()
     chars, bpe = CharTokenizer(train_text), load_shakespeare_bpe()
@@ -105,7 +106,7 @@ def gpt_comparison(steps: int = 2000, n_eval: int | None = None) -> dict[str, di
         model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=4, n_head=4,
                               n_embd=128))
         history = train(model, tr_ids, va_ids, config, plot=False, progress=False)
-        per_token = evaluate(model, va_ids, block_size=64)
+        per_token = score(model, va_ids, protocol="windows")
         n_chars = len(tok.decode(va_ids[1:]))
         out[name] = dict(per_token=per_token, per_char=per_token * (len(va_ids) - 1) / n_chars,
                          seconds=history.seconds, val_tokens=len(va_ids))

@@ -179,18 +179,18 @@ def continued_pretraining(speaker: str = "GLOUCESTER", steps: int = 150) -> list
     """Continue training the shipped GPT on one speaker's speeches with lmlib.train."""
     from lmlib.data import shakespeare
     from lmlib.pretrained import load_pretrained
+    from lmlib.scoring import score
     from lmlib.tasks import speaker_ids
-    from lmlib.train import evaluate, train
+    from lmlib.train import train
 
     gpt, tok = load_pretrained("shakespeare-gpt")
     _, _, val_ids = shakespeare()
     spk_train, spk_val = speaker_ids(speaker, tok)
-    B = gpt.config.block_size
-    before = evaluate(gpt, val_ids, B), evaluate(gpt, spk_val, B)
+    before = score(gpt, val_ids, protocol="windows"), score(gpt, spk_val, protocol="windows")
     start = time.perf_counter()
     train(gpt, spk_train, spk_val, **RECIPES["continued"], steps=steps, progress=False, plot=False)
     seconds = time.perf_counter() - start
-    after = evaluate(gpt, val_ids, B), evaluate(gpt, spk_val, B)
+    after = score(gpt, val_ids, protocol="windows"), score(gpt, spk_val, protocol="windows")
     return [
         Measurement(f"{speaker} held-out loss before", before[1], "nats/char"),
         Measurement(f"{speaker} held-out loss after", after[1], "nats/char", "< before",

@@ -44,10 +44,11 @@ def _train_preset(preset: str, time_limit: float | None = None) -> dict:
     protocols), steps, tokens processed, CPU and wall seconds."""
     import torch
 
+    from lmlib.checkpoint import load_checkpoint
     from lmlib.data import shakespeare
     from lmlib.models.gpt import GPT, GPTConfig
     from lmlib.scoring import score
-    from lmlib.train import PRESETS, TrainConfig, load_checkpoint, train
+    from lmlib.train import PRESETS, TrainConfig, train
 
     tok, train_ids, val_ids = shakespeare()
     spec = PRESETS[preset]
@@ -70,11 +71,12 @@ def _train_preset(preset: str, time_limit: float | None = None) -> dict:
 def shipped_val() -> tuple[float, int]:
     """(val loss of the shipped GPT on the whole val split, its size in bytes)."""
     from lmlib.data import shakespeare
-    from lmlib.models.gpt import ASSET, load_pretrained
+    from lmlib.models.gpt import ASSET
+    from lmlib.pretrained import load_pretrained
     from lmlib.scoring import score
 
     _, _, val_ids = shakespeare()
-    model, _ = load_pretrained()
+    model, _ = load_pretrained("shakespeare-gpt")
     return score(model, val_ids), ASSET.stat().st_size
 
 
@@ -83,11 +85,11 @@ def numpy_forward() -> tuple[float, float, float]:
     import torch
 
     from lmlib.data import shakespeare
-    from lmlib.models.gpt import load_pretrained
+    from lmlib.pretrained import load_pretrained
     from lmlib.scratch.gpt import gpt_forward, params_from_torch
 
     _, _, val_ids = shakespeare()
-    model, _ = load_pretrained()
+    model, _ = load_pretrained("shakespeare-gpt")
     ids = val_ids[:model.config.block_size]
     params = params_from_torch(model)
     with torch.no_grad():

@@ -31,7 +31,7 @@ from coursekit.bench import Measurement
 from lmlib.data import names_streams
 from lmlib.scoring import score
 from lmlib.speed import lstm_speed
-from lmlib.train import PRESETS, names_loss
+from lmlib.train import PRESETS
 
 SHAKESPEARE_MODEL, SHAKESPEARE_TRAIN = (PRESETS["shakespeare-lstm"][k] for k in ("model", "train"))
 NAMES_MODEL, NAMES_TRAIN = (PRESETS["names-lstm"][k] for k in ("model", "train"))
@@ -52,9 +52,10 @@ def train_shakespeare(checkpoint=None, log=None, progress: bool = False, **overr
     finished run is not trained again: its history (and training seconds) come back as saved."""
     import torch
 
+    from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import shakespeare
     from lmlib.models.lstm import LSTMLM
-    from lmlib.train import load_state_dict_file, train
+    from lmlib.train import train
 
     checkpoint = Path(checkpoint or _BUILD / "lstm_shakespeare.safetensors")
     tok, train_ids, val_ids = shakespeare()
@@ -80,7 +81,7 @@ def _saved_step(checkpoint) -> int:
     """The step of the training state saved next to ``checkpoint`` (0 when there is none)."""
     from safetensors import safe_open
 
-    from lmlib.train import state_path
+    from lmlib.checkpoint import state_path
 
     path = state_path(checkpoint)
     if not path.is_file():
@@ -94,9 +95,10 @@ def train_names(checkpoint=None, progress: bool = False, log=None, **overrides) 
     and score the best model on dev and test, name by name."""
     import torch
 
+    from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import names
     from lmlib.models.lstm import LSTMLM
-    from lmlib.train import load_state_dict_file, train
+    from lmlib.train import train
 
     checkpoint = Path(checkpoint or _BUILD / "lstm_names.safetensors")
     tok, tr_ids, dev_ids, _ = names_streams()
@@ -109,8 +111,8 @@ def train_names(checkpoint=None, progress: bool = False, log=None, **overrides) 
                     plot=False, log=log, **config)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     load_state_dict_file(model, checkpoint)
-    return dict(history=history, wall_s=wall, cpu_s=cpu, dev=names_loss(model, dev, tok),
-                test=names_loss(model, te, tok))
+    return dict(history=history, wall_s=wall, cpu_s=cpu, dev=score(model, (dev, tok)),
+                test=score(model, (te, tok)))
 
 
 def train_rnn_names(steps: int = 6000, hidden_size: int = 128, log_every: int = 0) -> dict:

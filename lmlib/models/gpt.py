@@ -13,7 +13,6 @@ The NumPy twin of the forward pass is :func:`lmlib.scratch.gpt.gpt_forward`.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,10 +21,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "load_pretrained", "ASSET"]
+__all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "gpt_shakespeare.safetensors"
-"""The shipped character-level GPT trained on Tiny Shakespeare (see the assets' log)."""
+"""The shipped character-level GPT trained on Tiny Shakespeare (see the assets' log);
+``lmlib.load_pretrained("shakespeare-gpt")`` loads it."""
 
 
 @dataclass
@@ -379,26 +379,3 @@ class GPT(nn.Module):
                 target.copy_(value)
         return model
 
-
-def load_pretrained(path=None):
-    """The shipped Shakespeare GPT (or the GPT checkpoint at ``path``): ``(model, extra)``,
-    the model in eval mode and ``extra`` holding its vocabulary (``extra["itos"]``), the step
-    and the validation loss it was saved at."""
-    from safetensors import safe_open
-
-    from lmlib.train import load_state_dict_file
-
-    path = Path(path) if path is not None else ASSET
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except Exception as err:  # safetensors raises its own error type for a bad header
-        raise ValueError(f"{path} is not a readable safetensors checkpoint: {err}") from err
-    if metadata.get("model_class") != "GPT":
-        raise ValueError(f"{path} holds a {metadata.get('model_class')!r}, not a GPT")
-    model = GPT(GPTConfig(**json.loads(metadata["config"])))
-    metadata = load_state_dict_file(model, path)
-    model.eval()
-    return model, json.loads(metadata.get("extra", "{}") or "{}")
