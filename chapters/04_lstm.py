@@ -39,8 +39,9 @@
 #
 # **Prerequisites:** chapter 03 (RNN, BPTT, truncated BPTT, clipping).
 #
-# **Time:** about 1–2 minutes on a laptop CPU in full mode (1.2 min measured with `make times` on one core of a 2-core server;
-# most of it training the names LSTM); the
+# **Time:** about 2 minutes on a laptop CPU in full mode (1.2 min measured with `make times` on one core of a 2-core server
+# before the GRU section was added, which trains a second names model as long as the first;
+# most of it training the names LSTM and GRU); the
 # Shakespeare LSTM is loaded, not trained (its training record, with the CPU minutes it
 # took on one thread, is plotted in section 6; `python -m coursekit.bench.lstm` reruns it).
 
