@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench times figures exercises sync handout doctor clean
+.PHONY: setup lab test bench times figures exercises sync handout doctor site site-fast clean
 
 setup: $(VENV)/.installed
 
@@ -52,14 +52,23 @@ sync: setup
 	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
 	$(PY) -m coursekit.exercises generate
 
-# What students get: the course without solutions/ (from the last commit).
-handout:
-	@mkdir -p build
-	git archive --format=zip --prefix=ngrams-to-gpt/ -o build/handout.zip HEAD -- . ':!solutions'
-	@echo "wrote build/handout.zip (everything but solutions/)"
+# What students get (coursekit/exercises/handout.py): chapters, exercises, lmlib, a student
+# README and a runtime-only install, from the last commit; refuses uncommitted changes.
+# `make handout REF=fall-2027` pins the Colab badges to that tag (push the tag first).
+handout: setup
+	$(PY) -m coursekit.exercises handout $(if $(REF),--ref $(REF))
 
 doctor: setup
-	$(PY) -m lmlib doctor
+	$(PY) -m coursekit doctor
+
+# The course as a website in build/site: every chapter executed in full mode (cached in
+# build/site-cache, so a rebuild re-runs only changed chapters), MathJax and the widget
+# manager served from the build (fetched once with npm). site-fast: fast mode, build/site-fast.
+site: setup
+	$(PY) -m coursekit.site --jobs $(or $(JOBS),1)
+
+site-fast: setup
+	$(PY) -m coursekit.site --fast --jobs $(or $(JOBS),2)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata as md
 import os
 import platform
@@ -13,6 +14,14 @@ def _version(dist: str) -> str | None:
         return md.version(dist)
     except md.PackageNotFoundError:
         return None
+
+
+def _sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def doctor() -> int:
@@ -70,14 +79,29 @@ def doctor() -> int:
     from lmlib.data import CORPORA, cache_dir
 
     data_dir = os.environ.get("LMLIB_DATA_DIR")
-    row("LMLIB_DATA_DIR", data_dir or "(not set)")
+    if data_dir and not os.path.isdir(data_dir):
+        row("LMLIB_DATA_DIR", f"{data_dir} (does not exist)",
+            f"{data_dir} is not a folder: fix LMLIB_DATA_DIR or unset it (the corpora then "
+            f"download into {cache_dir()})")
+    else:
+        row("LMLIB_DATA_DIR", data_dir or "(not set)")
     for name, corpus in CORPORA.items():
         places = ([os.path.join(data_dir, corpus.filename)] if data_dir else []) + \
                  [str(cache_dir() / corpus.filename)]
         found = next((p for p in places if os.path.isfile(p)), None)
-        row(f"corpus {name}", found or "not found yet",
-            None if found else f"will be downloaded on first use from {corpus.url}; offline, "
-                               f"copy {corpus.filename} to {cache_dir()}")
+        if found is None:
+            row(f"corpus {name}", "not found yet",
+                f"will be downloaded on first use from {corpus.url}; offline, copy "
+                f"{corpus.filename} to {cache_dir()}")
+            continue
+        digest = _sha256_of(found)
+        if digest == corpus.sha256:
+            row(f"corpus {name}", f"{found} (sha256 ok)")
+        else:
+            row(f"corpus {name}", f"{found} (sha256 MISMATCH)",
+                f"{found} is not the expected file (sha256 {digest[:12]}..., expected "
+                f"{corpus.sha256[:12]}...): delete it; lmlib downloads it again on first use, "
+                f"or copy the right file from {corpus.url}")
     row("mode", "fast (LMLIB_FAST=1)" if lmlib.FAST else "full")
 
     print()

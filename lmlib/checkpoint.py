@@ -107,6 +107,8 @@ def _unique_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, 
 
 def _model_config(model: nn.Module) -> dict | None:
     config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "to_dict"):  # GPTConfig leaves out defaults
+        return config.to_dict()
     if config is not None and dataclasses.is_dataclass(config):
         return dataclasses.asdict(config)
     return None

@@ -37,3 +37,21 @@ def test_doctor_says_whether_widgets_are_interactive(capsys, monkeypatch):
     monkeypatch.setenv("LMLIB_WIDGETS", "sometimes")
     main(["doctor"])
     assert "widgets in notebooks: LMLIB_WIDGETS must be" in capsys.readouterr().out
+
+
+def test_doctor_checks_the_data_folder_and_the_corpora(capsys, monkeypatch, tmp_path):
+    from lmlib.data import CORPORA
+
+    monkeypatch.setenv("LMLIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMLIB_DATA_DIR", str(tmp_path / "nowhere"))
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "nowhere (does not exist)" in out and "is not a folder" in out
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("LMLIB_DATA_DIR", str(data))
+    names = CORPORA["names"].filename
+    (data / names).write_text("abc")  # a 3-byte file is not the corpus
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "sha256 MISMATCH" in out and f"{data / names} is not the expected file" in out

@@ -11,8 +11,8 @@ passes on the solution.
 """
 
 from .generate import MarkerError, clear_solutions, generate_folder, generate_notebook
-from .grade import ExerciseResult, grade_notebook
+from .grade import Row, grade_notebook, grade_submission
 from .nbgrader_source import to_nbgrader_source, write_source_folder
 
 __all__ = ["MarkerError", "clear_solutions", "generate_notebook", "generate_folder",
-           "ExerciseResult", "grade_notebook", "to_nbgrader_source", "write_source_folder"]
+           "Row", "grade_notebook", "grade_submission", "to_nbgrader_source", "write_source_folder"]

@@ -11,6 +11,12 @@ only on a line of its own. So that both always make the same student version, a 
 mentions a marker without being one (``x = 1  # BEGIN SOLUTION``, ``### BEGIN  SOLUTION``)
 is an error here rather than a silent difference (tests/test_nbgrader.py checks this).
 
+Each student notebook carries the cell metadata nbgrader's release notebooks carry
+(``metadata.nbgrader``: answer, autograded check or manually graded written answer, grade
+id, points; and nbgrader's cell locks), so that a student who hands in ``exercises/X.ipynb``
+is autograded by nbgrader like one who got nbgrader's own release (docs/nbgrader.md). Only
+nbgrader's checksums are left out: nbgrader takes them from its database when it grades.
+
 One step is specific to this course (nbgrader has no equivalent): in markdown cells, "Open in
 Colab" links to ``.../blob/<branch>/solutions/X.ipynb`` are pointed at ``exercises/X.ipynb``
 (:func:`colab_link_to_exercises`), so that each student notebook's badge opens itself.
@@ -80,6 +86,8 @@ def generate_notebook(solution_path, exercise_path) -> bool:
     """Write the student version of ``solution_path`` to ``exercise_path``.
 
     Returns True when the file changed. Raises ``MarkerError`` naming file and cell."""
+    from .nbgrader_source import lock_metadata, nbgrader_cells, release_metadata
+
     solution_path, exercise_path = Path(solution_path), Path(exercise_path)
     nb = nbformat.read(solution_path, as_version=4)
     cells = []
@@ -88,11 +96,17 @@ def generate_notebook(solution_path, exercise_path) -> bool:
             continue
         where = f"{solution_path}: cell {index} (id {cell.get('id', '?')})"
         cell.source = clear_solutions(cell.source, cell.cell_type, where)
+        cells.append(cell)
+    kept = [c for c in nbformat.read(solution_path, as_version=4).cells
+            if "solution" not in c.get("metadata", {}).get("tags", [])]
+    for cell, meta in zip(cells, nbgrader_cells(kept, where=str(solution_path))):
         if cell.cell_type == "markdown":
             cell.source = colab_link_to_exercises(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-        cells.append(cell)
+        if meta is not None:
+            cell.metadata["nbgrader"] = release_metadata(cell, meta)
+            cell.metadata.update(lock_metadata(meta))
     nb.cells = cells
     text = nbformat.writes(nb) + "\n"
     old = exercise_path.read_text(encoding="utf-8") if exercise_path.exists() else None

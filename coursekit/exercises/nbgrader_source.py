@@ -22,13 +22,14 @@ student notebooks as exercises/.
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from pathlib import Path
 
 import nbformat
 
 from .generate import _MARKER, MarkerError, clear_solutions, colab_link_to_exercises
-from .grade import exercise_name, is_check_cell
+from .grade import exercise_name, is_check_cell, is_written_cell, points_of
 
 SCHEMA_VERSION = 3  # nbgrader's cell metadata schema (nbgrader 0.7 and later)
 
@@ -60,10 +61,12 @@ def _unique(grade_id: str, taken: set[str]) -> str:
 
 
 def nbgrader_metadata(cell, grade_id: str, points: float = 1) -> dict | None:
-    """nbgrader's metadata for one solutions cell, or None for a plain cell.
+    """nbgrader's metadata for one solutions cell, or None for a plain cell. ``points``:
+    the cell's points (see :func:`.grade.points_of`).
 
     Raises ``MarkerError`` for a cell nbgrader cannot express: a check cell that is also
-    an answer, or hidden tests outside a check cell."""
+    an answer, hidden tests outside a check cell, or a ``written`` cell without an answer
+    region."""
     if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
         raise ValueError(f"points must be a number >= 0, got {points!r}")
     kinds = _markers(cell.source)
@@ -73,6 +76,9 @@ def nbgrader_metadata(cell, grade_id: str, points: float = 1) -> dict | None:
     if "HIDDEN TESTS" in kinds and not check:
         raise MarkerError(f"cell {grade_id}: hidden tests belong in a check cell "
                           "(nbgrader removes them only from autograder-test cells)")
+    if is_written_cell(cell) and "SOLUTION" not in kinds:
+        raise MarkerError(f"cell {grade_id}: a cell tagged 'written' holds the model answer "
+                          "between '### BEGIN SOLUTION' and '### END SOLUTION'")
     meta = {"schema_version": SCHEMA_VERSION, "grade_id": grade_id}
     if check:
         return meta | {"solution": False, "grade": True, "locked": True, "points": points}
@@ -83,28 +89,67 @@ def nbgrader_metadata(cell, grade_id: str, points: float = 1) -> dict | None:
     return meta | {"solution": True, "grade": False, "locked": False}
 
 
-def to_nbgrader_source(nb, points: float = 1, where: str = "notebook"):
-    """A copy of the solutions notebook ``nb`` with nbgrader cell metadata on its answer
-    and check cells, without its cells tagged ``solution``, Colab links to exercises/."""
-    nb = copy.deepcopy(nb)
+def nbgrader_cells(cells, points: float = 1, where: str = "notebook") -> list[dict | None]:
+    """nbgrader's metadata for each of ``cells`` (a solutions notebook's cells, without
+    those tagged ``solution``): grade ids are unique in the notebook, points from each
+    cell's metadata or question (:func:`.grade.points_of`), ``points`` otherwise."""
     taken: set[str] = set()
-    cells = []
-    for index, cell in enumerate(nb.cells):
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "solution" in tags:
-            continue
+    metas = []
+    for index, cell in enumerate(cells):
         # the same marker checks as the generator, so errors name the cell the same way
         clear_solutions(cell.source, cell.cell_type, f"{where}: cell {index}")
-        if cell.cell_type == "markdown":
-            cell.source = colab_link_to_exercises(cell.source)
         if is_check_cell(cell):
             grade_id = "check-" + _slug(exercise_name(cell, index))
         else:
             grade_id = "answer-" + _slug(cell.get("id") or str(index))
-        meta = nbgrader_metadata(cell, _unique(grade_id, taken), points)
+        question = cells[index - 1].source if index else ""
+        metas.append(nbgrader_metadata(cell, _unique(grade_id, taken),
+                                       points_of(cell, points, question)))
+    return metas
+
+
+def release_checksum(source: str, cell_type: str, meta: dict) -> str:
+    """The checksum nbgrader's release gives a cell (``nbgrader.utils.compute_checksum``:
+    MD5 of the student source, the cell type, whether it is graded / an answer / locked,
+    its grade id and points)."""
+    solution, grade = bool(meta.get("solution")), bool(meta.get("grade"))
+    locked = False if solution else True if grade else bool(meta.get("locked"))
+    m = hashlib.md5()
+    for part in (source, cell_type, str(grade), str(solution), str(locked), meta["grade_id"]):
+        m.update(part.encode("utf-8"))
+    if grade:
+        m.update(str(float(meta["points"])).encode("utf-8"))
+    return m.hexdigest()
+
+
+def release_metadata(cell, meta: dict) -> dict:
+    """``meta`` completed as nbgrader's release completes it for the student version
+    ``cell``: its checksum and cell type."""
+    return meta | {"checksum": release_checksum(cell.source, cell.cell_type, meta),
+                   "cell_type": cell.cell_type}
+
+
+def lock_metadata(meta: dict | None) -> dict:
+    """What nbgrader's ``LockCells`` adds to a released cell with metadata ``meta``."""
+    if not meta:
+        return {}
+    if meta["solution"]:
+        return {"deletable": False}
+    if meta["grade"] or meta["locked"]:
+        return {"deletable": False, "editable": False}
+    return {}
+
+
+def to_nbgrader_source(nb, points: float = 1, where: str = "notebook"):
+    """A copy of the solutions notebook ``nb`` with nbgrader cell metadata on its answer
+    and check cells, without its cells tagged ``solution``, Colab links to exercises/."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if "solution" not in c.get("metadata", {}).get("tags", [])]
+    for cell, meta in zip(cells, nbgrader_cells(cells, points, where)):
+        if cell.cell_type == "markdown":
+            cell.source = colab_link_to_exercises(cell.source)
         if meta is not None:
             cell.metadata["nbgrader"] = meta
-        cells.append(cell)
     nb.cells = cells
     return nb
 

@@ -39,6 +39,7 @@ class GPTConfig:
     n_embd: int
     dropout: float = 0.0
     bias: bool = True  # biases in the Linear layers and LayerNorms, like GPT-2
+    causal: bool = True  # False drops the causal mask (an encoder; chapter 06 shows the leak)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -50,9 +51,14 @@ class GPTConfig:
                              f"n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"GPTConfig.causal must be True or False, got {self.causal!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["causal"]:  # the default is not written, so older checkpoints still match
+            del d["causal"]
+        return d
 
 
 class CausalSelfAttention(nn.Module):
@@ -67,6 +73,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head = config.n_head
         self.n_embd = config.n_embd
         self.dropout = config.dropout
+        self.causal = config.causal
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
@@ -87,12 +94,13 @@ class CausalSelfAttention(nn.Module):
         if return_attention:
             # the explicit path: softmax(q k^T / sqrt(d_k)) with the future masked out
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))  # (B, H, T, T)
-            scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
+            if self.causal:
+                scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
             att = F.softmax(scores, dim=-1)
             y = self.attn_dropout(att) @ v  # (B, H, T, C // H)
         else:  # the same maths in one fused kernel, which does not return the weights
             y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+                q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.c_proj(y)), att
 
@@ -105,6 +113,9 @@ class CausalSelfAttention(nn.Module):
         the cache for the next call. The new queries see every cached key and, among the
         new positions, only the earlier ones.
         """
+        if not self.causal:
+            raise ValueError("a KV cache needs causal attention: this model has causal=False, "
+                             "so every position depends on later ones")
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
