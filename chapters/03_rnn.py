@@ -36,8 +36,8 @@
 # **Prerequisites:** chapter 02 (cross-entropy and its gradient, backprop by hand, gradient
 # checking, Adam).
 #
-# **Time:** about 2 minutes on a laptop CPU in full mode (1.6 min measured with `make times` on one core of a 2-core server; most
-# of it training the names RNN).
+# **Time:** about 2 minutes on a laptop CPU in full mode (most of it training the names RNN;
+# `make times` measures it on one core and records it in `docs/notebook_times.json`).
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
