@@ -5,7 +5,6 @@ The notebooks are tiny and synthetic (two checks, one written question); the ker
 the only cost: one class run (-j 3) and one hung notebook."""
 
 import csv
-import os
 import time
 from pathlib import Path
 
@@ -13,7 +12,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from coursekit.exercises.__main__ import collect, main as cli, read_roster
+from coursekit.exercises.__main__ import collect, read_roster
+from coursekit.exercises.__main__ import main as cli
 from coursekit.exercises.grade import (
     Graded,
     _check_status,

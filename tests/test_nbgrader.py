@@ -490,3 +490,21 @@ def test_documented_nbgrader_workflow_grades_a_full_and_an_empty_submission(tmp_
     checks = sum("check" in c.metadata.get("tags", []) for c in _read(SOLUTIONS[0]).cells)
     assert scores == {"alice": (checks, checks), "bob": (0.0, checks),
                       "carol": (checks, checks), "dan": (0.0, checks)}
+
+
+def test_nbgrader_check_warns_about_notebooks_nbgrader_would_zero(tmp_path, capsys):
+    """A notebook without nbgrader's metadata (an old handout, a chapter notebook) would get
+    0 points from autograde without a word: `nbgrader-check` says so, loudly."""
+    good = tmp_path / "submitted" / "alice" / "00_language_models"
+    bad = tmp_path / "submitted" / "bob" / "00_language_models"
+    good.mkdir(parents=True)
+    bad.mkdir(parents=True)
+    name = "00_language_models.ipynb"
+    (good / name).write_bytes((ROOT / "exercises" / name).read_bytes())
+    (bad / name).write_bytes((ROOT / "chapters" / name).read_bytes())
+    assert cli(["nbgrader-check", str(tmp_path / "submitted")]) == 1
+    err = capsys.readouterr().err
+    assert f"WARNING: {bad / name}: no cell carries nbgrader's metadata" in err
+    assert str(good) not in err and "1 of 2 notebook(s) would get 0 points" in err
+    (bad / name).unlink()
+    assert cli(["nbgrader-check", str(tmp_path / "submitted")]) == 0
