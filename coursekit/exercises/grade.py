@@ -293,7 +293,9 @@ def _check_status(run, nb, origin, index, previous, token, cell_timeout) -> tupl
         return "error", ("the check did not run to its end: something in the notebook "
                          "swallowed its error")
     message = _error_text(info)
-    if info["ename"] in ("AssertionError", "NotImplementedError"):
+    if info["ename"] == "NotImplementedError":
+        return "fail", f"not done: {message} (the exercise's stub)"
+    if info["ename"] == "AssertionError":
         return "fail", message
     earlier = next((i for i in range(previous + 1) if (run.cells.get(i) or {}).get("ename")),
                    None)
