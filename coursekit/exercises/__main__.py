@@ -153,10 +153,10 @@ def _fmt(value) -> str:
 def write_long_csv(path, rows: list[Row]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "notebook", "exercise", "kind", "status", "points",
+        writer.writerow(["student", "notebook", "exercise", "level", "kind", "status", "points",
                          "max_points", "message"])
         for r in rows:
-            writer.writerow([r.student, r.notebook, r.exercise, r.kind, r.status,
+            writer.writerow([r.student, r.notebook, r.exercise, r.level, r.kind, r.status,
                              _fmt(r.points), _fmt(r.max_points), r.message])
 
 
