@@ -353,7 +353,7 @@ def grade_submission(path, canonical=None, student: str = "", cell_timeout: int 
         if not isinstance(student_nb.get("cells"), list):
             raise ValueError("no list of cells")
     except Exception as err:  # noqa: BLE001 (any unreadable file is a row, not a crash)
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = " ".join(str(err).split()) or type(err).__name__
         return rows_for(student, name, graded or Graded([], []), "unreadable",
                         f"not a readable notebook: {reason[:200]}")
     note = ""
