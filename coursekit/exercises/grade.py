@@ -274,8 +274,6 @@ def _error_text(info: dict) -> str:
 def _check_status(run, nb, origin, index, previous, token, cell_timeout) -> tuple[str, str]:
     """``(status, message)`` for the check at run cell ``index``; ``previous`` is the run
     index of the check before it (-1 for the first)."""
-    from .runner import NotebookRun  # noqa: F401 (type only)
-
     info = run.cells.get(index)
     if info is None:
         if run.unfinished == index:
