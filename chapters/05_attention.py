@@ -525,31 +525,31 @@ for name, (a, b) in checks.items():
 # Random weights make random patterns. To see what attention *learns*, we train a small
 # model on Tiny Shakespeare: characters in, next character out, 2 layers of 4 heads, 64
 # dimensions, learned position embeddings, a context of 64 characters
-# (`lmlib.models.attention_lm.AttentionLM`, about 113k parameters). Its attention is written
-# out explicitly so that it can return its weights (PyTorch's fused function does not).
+# (the preset `"shakespeare-attention"`: a `lmlib.models.GPT` of about 113k parameters). Asked
+# for its weights, it computes attention explicitly (PyTorch's fused function does not return them).
 #
 # In full mode the next cell trains it for 1,000 steps (one to two minutes on one CPU
-# thread); in fast mode it loads the checkpoint that `lmlib` ships, which is this same run
-# (same seed, same batches: the same weights).
+# thread); in fast mode it loads the checkpoint that `lmlib` ships, the same model and schedule
+# trained once by an earlier version of the course's loop.
 
 # %%
 from lmlib.data import shakespeare
-from lmlib.models.attention_lm import AttentionLM, AttentionLMConfig, evaluate, train_attention_lm
+from lmlib.scoring import score
+from lmlib.train import from_preset, train
 
 tok, train_ids, val_ids = shakespeare()
 if lmlib.FAST:
-    model = AttentionLM.load_pretrained()
-    print("loaded the shipped checkpoint:", {k: v for k, v in model.metadata.items() if k != "config"})
-    val_loss = evaluate(model, val_ids, max_windows=200)
+    model, _ = lmlib.load_pretrained("shakespeare-attention")
+    val_loss = score(model, val_ids[:12_801])  # the first 200 windows of 64 characters
 else:
-    model, history = train_attention_lm(train_ids, steps=1000,
-                                        cfg=AttentionLMConfig(vocab_size=tok.vocab_size))
-    val_loss = evaluate(model, val_ids)
-    steps, losses = zip(*history)
+    model, config = from_preset("shakespeare-attention", tok.vocab_size)
+    history = train(model, train_ids, val_ids, config, plot=False)
+    val_loss = score(model, val_ids)
+    steps, losses = history.steps, history.train_loss
     plt.plot(steps, losses, "o-")
     plt.xlabel("step")
     plt.ylabel("train loss (nats/char)")
-    plt.title("AttentionLM on Tiny Shakespeare")
+    plt.title("the attention model on Tiny Shakespeare")
     plt.show()
 print(f"validation loss {val_loss:.3f} nats/char (uniform: {math.log(tok.vocab_size):.3f}, bigram: 2.48)")
 
@@ -634,7 +634,7 @@ plt.show()
 # diagonal, much like the distance structure that the sinusoidal encoding builds in by hand.
 
 # %%
-P = model.pos_emb.weight.detach().numpy()
+P = model.transformer.wpe.weight.detach().numpy()
 P = P / np.linalg.norm(P, axis=1, keepdims=True)
 plt.figure(figsize=(4, 3.4))
 plt.imshow(P @ P.T, cmap="RdBu_r", vmin=-1, vmax=1)

@@ -11,6 +11,7 @@ A learner never needs to open this package. It holds what teachers, authors and 
     lab.py       JupyterLab with the course's settings (``make lab``)
     browser.py   headless Chromium for the browser tests and screenshots
     doctor.py    ``python -m coursekit.doctor``: is this environment ready for the course?
+    site.py      the course as a website (``make site``; Sphinx + MyST-NB, see docs/site.md)
 
 Notebooks import only ``lmlib``.
 """

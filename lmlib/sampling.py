@@ -8,8 +8,9 @@ The pipeline of :func:`sample`, in this order (the order of Hugging Face's warpe
     logits --temperature--> logits / T --top-k--> --top-p--> --min-p--> softmax --> draw
 
 Filtered entries become ``-inf`` (probability exactly 0). The most likely token is never
-filtered (on a tie for the top, at least one of the tied tokens survives). The tie rules, the same as Hugging Face's ``TopKLogitsWarper``,
-``TopPLogitsWarper`` and ``MinPLogitsWarper`` (with ``min_tokens_to_keep=1``):
+filtered (on a tie for the top, at least one of the tied tokens survives). The rules are
+those of Hugging Face's ``TopKLogitsWarper``, ``TopPLogitsWarper`` and ``MinPLogitsWarper``
+(with ``min_tokens_to_keep=1``); only the order among EQUAL logits in top-p is lmlib's own:
 
 - **top-k** keeps every token whose logit is ``>=`` the k-th largest logit. Tokens tied
   with the k-th one are all kept, so more than ``k`` tokens can survive.
@@ -18,7 +19,9 @@ filtered (on a tie for the top, at least one of the tied tokens survives). The t
   when the probability of it plus every token before it is ``<= 1 - p``. Equivalently, a
   token is kept when the tokens ranked above it hold less than ``p``: the smallest set of
   top tokens whose mass reaches ``p``. Among tied tokens at the boundary, the higher
-  indices are kept first. ``p = 1`` keeps everything (Hugging Face adds no warper then).
+  indices are kept first. (Hugging Face sorts with ``torch.sort``, which is not stable,
+  so which of several equal logits it keeps at the boundary is unspecified; without ties
+  the two agree.) ``p = 1`` keeps everything (Hugging Face adds no warper then).
 - **min-p** keeps every token whose probability is ``>= p * (largest probability)``.
 
 Decoding a whole text: :func:`generate` (greedy or sampled, with a KV cache when the model
@@ -34,6 +37,8 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from lmlib.data import check_ids
 
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter",
            "repetition_penalty", "softmax", "sample", "generate", "beam_search",
@@ -96,11 +101,11 @@ def _check_temperature(temperature, allow_zero: bool) -> float:
     return t
 
 
-def _check_k(k) -> int:
+def _check_k(k, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int >= 1, got {type(k).__name__} {k!r}")
+        raise TypeError(f"{name} must be an int >= 1, got {type(k).__name__} {k!r}")
     if k < 1:
-        raise ValueError(f"k must be an int >= 1 (the number of tokens kept), got {k}")
+        raise ValueError(f"{name} must be an int >= 1 (the number of tokens kept), got {k}")
     return int(k)
 
 
@@ -175,10 +180,11 @@ def top_p_filter(logits, p: float):
     """Nucleus filtering: keep the smallest set of most likely tokens whose probability
     reaches ``p`` (``0 < p <= 1``); the others become ``-inf``.
 
-    Rule (Hugging Face's ``TopPLogitsWarper``): sort the logits ascending with a stable
-    sort, take the cumulative softmax, remove the entries whose cumulative probability is
-    ``<= 1 - p``; the most likely token is always kept. Among equal logits the lower index
-    is removed first. ``p = 1`` keeps every token.
+    Rule (Hugging Face's ``TopPLogitsWarper``): sort the logits ascending, take the
+    cumulative softmax, remove the entries whose cumulative probability is ``<= 1 - p``;
+    the most likely token is always kept. lmlib's sort is stable, so among equal logits the
+    lower index is removed first (Hugging Face's sort is not stable: on such ties its
+    choice is unspecified). ``p = 1`` keeps every token.
     """
     logits = _as_logits(logits)
     p = _check_p(p)
@@ -219,9 +225,11 @@ def min_p_filter(logits, p: float):
 
 
 def repetition_penalty(logits, previous_ids, penalty: float):
-    """The CTRL repetition penalty: for every token id in ``previous_ids``, divide its logit
-    by ``penalty`` when positive and multiply it when negative (each token once, however
-    often it occurred), which makes the token less likely for ``penalty > 1``.
+    """The repetition penalty with Hugging Face's sign rule: for every token id in
+    ``previous_ids``, divide its logit by ``penalty`` when positive and multiply it when
+    negative (each token once, however often it occurred), which makes the token less
+    likely for ``penalty > 1``. (The CTRL paper, Keskar et al. 2019, divides the logit
+    whatever its sign, which makes a token with a negative logit MORE likely.)
 
     ``previous_ids``: a 1-D sequence of ids, applied to every row of ``logits``, or an
     array of shape ``logits.shape[:-1] + (n,)`` with one list per row.
@@ -241,11 +249,7 @@ def repetition_penalty(logits, previous_ids, penalty: float):
                             f"{type(previous_ids).__name__}") from None
     if ids.size == 0:
         return logits.clone() if is_torch else logits.copy()
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"previous_ids must hold integer token ids, got dtype {ids.dtype}")
-    if ids.min() < 0 or ids.max() >= V:
-        raise ValueError(f"previous_ids must be token ids in [0, {V}), got values in "
-                         f"[{ids.min()}, {ids.max()}]")
+    ids = check_ids(ids, "previous_ids", vocab_size=V)
     seen = np.zeros(tuple(logits.shape), dtype=bool)
     if ids.ndim == 1:
         seen[..., ids] = True
@@ -275,7 +279,7 @@ def _filter(logits, top_k, top_p, min_p):
 def _check_sampling(temperature, top_k, top_p, min_p) -> float:
     t = _check_temperature(temperature, allow_zero=True)
     if top_k is not None:
-        _check_k(top_k)
+        _check_k(top_k, "top_k")
     if top_p is not None:
         _check_p(top_p, "top_p")
     if min_p is not None:
@@ -355,12 +359,7 @@ def _prompt_list(prompt_ids, vocab_size: int | None) -> list[int]:
     if arr.size == 0:
         raise ValueError("prompt_ids is empty: give at least one token to start from (for a "
                          "character model, e.g. the id of '\\n')")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"prompt_ids must hold integer token ids, got dtype {arr.dtype}")
-    if arr.min() < 0 or (vocab_size is not None and arr.max() >= vocab_size):
-        raise ValueError(f"prompt_ids must be token ids in [0, {vocab_size}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    return [int(i) for i in arr]
+    return [int(i) for i in check_ids(arr, "prompt_ids", vocab_size=vocab_size)]
 
 
 def _model_facts(model) -> tuple[int | None, int | None, torch.device]:
@@ -468,7 +467,7 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
             the model sees its last ``block_size`` tokens (the output still starts with the
             whole prompt).
         temperature, top_k, top_p, min_p: as in :func:`sample`; ``temperature=0`` is greedy.
-        repetition_penalty: the CTRL penalty (see :func:`repetition_penalty`) over every
+        repetition_penalty: the repetition penalty (see :func:`repetition_penalty`) over every
             token of the sequence so far, or ``None``.
         stop_ids: generation ends right after one of these tokens (which is included).
         seed: an int makes the draws repeatable (its own ``torch.Generator``); ``None``

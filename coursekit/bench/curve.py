@@ -108,23 +108,28 @@ def _model(spec: dict, vocab_size: int):
     return LSTMLM(vocab_size, **spec["model"])
 
 
-def _cpu_per_step(spec: dict, train_ids, val_ids, vocab_size: int, probe: int = 20) -> float:
-    """CPU seconds of one training step of this point's model, from ``probe`` steps."""
+def _cpu_per_step(spec: dict, train_ids, val_ids, vocab_size: int, probe: int = 40) -> float:
+    """CPU seconds of one training step of this point's model: the difference between a run
+    of ``probe`` steps and one of 5 (the same set-up and evaluation), per step."""
     from lmlib.train import train
 
-    model = _model(spec, vocab_size)
-    cpu = time.process_time()
-    train(model, train_ids, val_ids, steps=probe, warmup=0, eval_interval=probe,
-          eval_batches=1, progress=False, plot=False, **spec["train"])
-    return (time.process_time() - cpu) / probe
+    spent = []
+    for steps in (5, probe):
+        model = _model(spec, vocab_size)
+        cpu = time.process_time()
+        train(model, train_ids, val_ids, steps=steps, warmup=0, eval_interval=steps,
+              eval_batches=1, progress=False, plot=False, **spec["train"])
+        spent.append(time.process_time() - cpu)
+    return max(spent[1] - spent[0], 1e-6) / (probe - 5)
 
 
 def run_neural(point: str, spec: dict) -> dict:
     import torch
 
+    from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import shakespeare
     from lmlib.scoring import score
-    from lmlib.train import load_state_dict_file, train
+    from lmlib.train import train
 
     torch.set_num_threads(1)
     tok, train_ids, val_ids = shakespeare()
