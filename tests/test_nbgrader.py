@@ -152,10 +152,18 @@ def test_nbgrader_full_pipeline_makes_the_committed_exercise(solution):
     assert_same_cells(_read(ROOT / "exercises" / solution.name), student, solution.name)
     # exercises/ carries the metadata of nbgrader's release: nbgrader grades it the same
     assert_same_grading(_read(ROOT / "exercises" / solution.name), student, solution.name)
-    graded = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    meta = [c.metadata.get("nbgrader", {}) for c in student.cells]
+    # autograder tests: exactly the check cells, locked
+    tests = [c for c, m in zip(student.cells, meta) if m.get("grade") and not m.get("solution")]
     checks = [c for c in student.cells if "check" in c.metadata.get("tags", [])]
-    assert graded and [c.id for c in graded] == [c.id for c in checks]
+    assert tests and [c.id for c in tests] == [c.id for c in checks]
     assert all(c.metadata["editable"] is False for c in checks)  # locked by nbgrader
+    # manually graded answers: exactly the cells tagged written, each with its points
+    manual = [c for c, m in zip(student.cells, meta) if m.get("grade") and m.get("solution")]
+    written = [c for c in student.cells if "written" in c.metadata.get("tags", [])]
+    assert [c.id for c in manual] == [c.id for c in written]
+    assert all(c.metadata["nbgrader"]["points"] > 0 and c.source == "YOUR ANSWER HERE"
+               for c in written)
 
 
 def synthetic_solution():
