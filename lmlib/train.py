@@ -20,7 +20,9 @@ What it does, step by step:
   and the full training state (optimizer, random generators, step, history) to a second
   file, both atomically;
 - a progress bar, and in a notebook a loss plot that updates as it trains;
-- Ctrl-C stops cleanly: the state is saved, the best checkpoint kept, the history returned.
+- Ctrl-C stops cleanly at the end of the step (and of the checkpoint being written): the
+  state is saved, the best checkpoint kept, the history returned, and ``--resume`` then
+  continues bit-exactly; a second Ctrl-C stops at once, keeping the last saved state.
 
 Command line (the shipped model is trained this way)::
 
@@ -36,6 +38,7 @@ Scaling up (a GPU, mixed precision, ``torch.compile``, several processes under
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -229,6 +232,31 @@ class _LivePlot:
         plt.close(fig)
 
 
+@contextlib.contextmanager
+def _held_ctrl_c():
+    """Hold Ctrl-C (SIGINT) until the step and the checkpoint being written are complete:
+    yields a function that says whether Ctrl-C was pressed. A second Ctrl-C interrupts at
+    once (KeyboardInterrupt). Outside the main thread nothing is held."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    presses = []
+
+    def handler(signum, frame):
+        presses.append(signum)
+        if len(presses) > 1:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(presses)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Trainer:
     """One training run: model, optimizer, data, schedule, checkpoints. :func:`train` is the
     convenient front door; the class is there so that each piece can be read (and extended)
@@ -261,6 +289,7 @@ class Trainer:
         self.is_main = self.scaling.is_main  # the process that writes checkpoints and logs
         self.amp_dtype, self.scaler = self.scaling.amp_dtype, self.scaling.scaler
         self.step_num = 0  # updates done so far
+        self.stop_reason = None  # after run(): "interrupt" (Ctrl-C), "time_limit" or None
         self.history = History()
         # training batches: the SAME generator on every rank draws the whole (global) batch,
         # and each rank keeps its own slice, so N processes see exactly the windows one
@@ -306,10 +335,10 @@ class Trainer:
                 estimate_loss(self.model, self.eval_sets["val"], self.device))
 
     # ---- checkpoints -----------------------------------------------------------------
-    def save_best(self) -> None:
+    def save_best(self, val_loss: float) -> None:
         if self.checkpoint is None or not self.is_main:
             return
-        extra = dict(self.extra, step=self.step_num, val_loss=self.history.best_val,
+        extra = dict(self.extra, step=self.step_num, val_loss=val_loss,
                      train_config=self.config.to_dict())
         save_checkpoint(self.model, self.checkpoint, dtype=self.checkpoint_dtype, extra=extra)
 
@@ -388,33 +417,48 @@ class Trainer:
         tokens = cfg.batch_size * cfg.block_size
         session_start = time.perf_counter()
         t_train, n_since = 0.0, 0
-        self.history.interrupted = False
+        self.history.interrupted, self.stop_reason = False, None
         self.model.train()
+        consistent = True  # False once a step or a save was cut in the middle
         try:
-            while self.step_num < end:
-                t0 = time.perf_counter()
-                loss = self.step()
-                dt = time.perf_counter() - t0
-                t_train += dt
-                self.history.seconds += dt
-                n_since += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-                if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
-                    self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live, bar, log)
-                    t_train, n_since = 0.0, 0
-                if time_limit is not None and self.scaling.agree(
-                        time.perf_counter() - session_start > time_limit):
-                    break
-        except KeyboardInterrupt:
-            if bar is not None:
-                bar.write("interrupted: saving the training state; the best checkpoint is kept")
+            with _held_ctrl_c() as ctrl_c:
+                while self.step_num < end:
+                    consistent = False
+                    t0 = time.perf_counter()
+                    loss = self.step()
+                    dt = time.perf_counter() - t0
+                    t_train += dt
+                    self.history.seconds += dt
+                    n_since += 1
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                    if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
+                        self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live,
+                                                bar, log)
+                        t_train, n_since = 0.0, 0
+                    consistent = True
+                    if self.scaling.agree(ctrl_c()):
+                        self.stop_reason = "interrupt"
+                        break
+                    if time_limit is not None and self.scaling.agree(
+                            time.perf_counter() - session_start > time_limit):
+                        self.stop_reason = "time_limit"
+                        break
+        except KeyboardInterrupt:  # a second Ctrl-C, or one raised inside the model
+            self.stop_reason = "interrupt"
         finally:
             bar.close()
         self.history.final_step = self.step_num
         if self.step_num < cfg.steps:
             self.history.interrupted = True
-            self.save_state()
+            if consistent:  # the state after a whole step: resuming continues exactly
+                self.save_state()
+            if self.stop_reason == "interrupt" and self.is_main:
+                print("interrupted: " + ("training state saved at step "
+                                         f"{self.step_num}" if consistent else
+                                         "stopped in the middle of a step; the state saved "
+                                         "at the last evaluation is kept")
+                      + "; the best checkpoint is kept", file=sys.stderr)
         return self.history
 
     def _evaluate_and_save(self, tok_s: float, live, bar, log) -> None:
@@ -427,8 +471,8 @@ class Trainer:
         h.lr.append(lr_at(self.step_num - 1, self.config))
         improved = val_loss < h.best_val
         if improved:
+            self.save_best(val_loss)  # on disk first: the history never names a missing file
             h.best_val, h.best_step = val_loss, self.step_num
-            self.save_best()
         self.save_state()
         line = (f"step {self.step_num:6d} | train {train_loss:.4f} | val {val_loss:.4f}"
                 f"{' *' if improved else '  '} | lr {h.lr[-1]:.2e} | {tok_s:,.0f} tok/s | "
@@ -634,7 +678,7 @@ def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:
               f"{history.seconds:,.0f} s of training", file=log, flush=True)
         if log is not sys.stdout:
             log.close()
-    return 0
+    return 130 if trainer.stop_reason == "interrupt" else 0  # 130: stopped by Ctrl-C
 
 
 if __name__ == "__main__":
