@@ -351,7 +351,7 @@ np.testing.assert_array_equal(A.merge_heads(split), q_all)
 # and the per-head weights `(B, H, T_q, T_k)`.
 
 # %%
-mha = A.MultiHeadAttention(d_model=D, n_heads=H, rng=np.random.default_rng(1))
+mha = A.MultiHeadAttention(n_embd=D, n_head=H, rng=np.random.default_rng(1))
 y, w = mha(X, mask=A.causal_mask(T))
 print(mha, "->", y.shape, w.shape)
 assert y.shape == (B, T, D) and w.shape == (B, H, T, T)

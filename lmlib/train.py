@@ -539,14 +539,14 @@ PRESETS: dict[str, dict] = {
     # the shipped LSTM (lmlib/assets/lstm_shakespeare.safetensors, chapter 04)
     "shakespeare-lstm": dict(
         kind="lstm",
-        model=dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0),
+        model=dict(n_embd=64, hidden_size=384, n_layer=1, dropout=0.0),
         train=dict(steps=2000, batch_size=32, block_size=128, lr=3e-3, min_lr=3e-4, warmup=100,
                    weight_decay=0.1, grad_clip=1.0, eval_interval=100, eval_batches=20,
                    seed=0)),
     # chapter 04's LSTM on names.txt (the splits joined into streams by data.names_streams)
     "names-lstm": dict(
         kind="lstm", data="names",
-        model=dict(n_embd=48, hidden_size=256, n_layers=1, dropout=0.1),
+        model=dict(n_embd=48, hidden_size=256, n_layer=1, dropout=0.1),
         train=dict(steps=3000, batch_size=32, block_size=32, lr=3e-3, min_lr=1e-4, warmup=100,
                    weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_batches=20,
                    seed=0)),

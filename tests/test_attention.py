@@ -283,7 +283,7 @@ def test_bad_sizes_for_masks_positions_heads():
         causal_mask(0)
     with pytest.raises(ValueError, match="d must be a positive integer"):
         sinusoidal_positions(4, 0)
-    with pytest.raises(ValueError, match="divisible by n_heads=5"):
+    with pytest.raises(ValueError, match="divisible by n_head=5"):
         split_heads(rand(2, 3, 8), 5)
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(10, 3)

@@ -181,17 +181,17 @@ def scaled_dot_product_attention_backward(dout, q, k, v, weights, *,
 
 # ----------------------------------------------------------------------------- heads
 
-def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
+def split_heads(x: np.ndarray, n_head: int) -> np.ndarray:
     """``(B, T, D) -> (B, H, T, D / H)``: cut the last axis into ``H`` slices of width
     ``D / H`` and move the head axis in front of the positions."""
     x = np.asarray(x)
     if x.ndim < 2:
         raise ValueError(f"x must have shape (..., T, D), got shape {x.shape}")
     *lead, T, D = x.shape
-    if n_heads < 1 or D % n_heads:
+    if n_head < 1 or D % n_head:
         raise ValueError(f"the width D={D} of x (shape {x.shape}) must be divisible by "
-                         f"n_heads={n_heads}")
-    return np.swapaxes(x.reshape(*lead, T, n_heads, D // n_heads), -2, -3)
+                         f"n_head={n_head}")
+    return np.swapaxes(x.reshape(*lead, T, n_head, D // n_head), -2, -3)
 
 
 def merge_heads(x: np.ndarray) -> np.ndarray:
@@ -218,22 +218,22 @@ class MultiHeadAttention:
     ``x``, keys and values from ``memory``).
     """
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True, rng=None,
+    def __init__(self, n_embd: int, n_head: int, bias: bool = True, rng=None,
                  dtype=np.float64):
-        for name, val in (("d_model", d_model), ("n_heads", n_heads)):
+        for name, val in (("n_embd", n_embd), ("n_head", n_head)):
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
                 raise ValueError(f"{name} must be a positive integer, got {val!r}")
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
         rng = np.random.default_rng(0) if rng is None else rng
-        self.d_model, self.n_heads, self.bias = int(d_model), int(n_heads), bool(bias)
-        self.head_dim = self.d_model // self.n_heads
-        bound = math.sqrt(6.0 / (2 * d_model))  # Xavier-uniform, as torch initialises it
+        self.n_embd, self.n_head, self.bias = int(n_embd), int(n_head), bool(bias)
+        self.head_dim = self.n_embd // self.n_head
+        bound = math.sqrt(6.0 / (2 * n_embd))  # Xavier-uniform, as torch initialises it
         self.params = {}
         for name in ("q", "k", "v", "o"):
-            self.params[f"w_{name}"] = rng.uniform(-bound, bound, (d_model, d_model)).astype(dtype)
+            self.params[f"w_{name}"] = rng.uniform(-bound, bound, (n_embd, n_embd)).astype(dtype)
             if bias:
-                self.params[f"b_{name}"] = np.zeros(d_model, dtype=dtype)
+                self.params[f"b_{name}"] = np.zeros(n_embd, dtype=dtype)
         self.grads: dict[str, np.ndarray] = {}
         self._cache = None
 
@@ -244,9 +244,9 @@ class MultiHeadAttention:
 
     def _check_input(self, name, x):
         x = np.asarray(x)
-        if x.ndim not in (2, 3) or x.shape[-1] != self.d_model:
-            raise ValueError(f"{name} must have shape (B, T, {self.d_model}) or "
-                             f"(T, {self.d_model}), got shape {x.shape}")
+        if x.ndim not in (2, 3) or x.shape[-1] != self.n_embd:
+            raise ValueError(f"{name} must have shape (B, T, {self.n_embd}) or "
+                             f"(T, {self.n_embd}), got shape {x.shape}")
         return x
 
     # -- forward / backward
@@ -272,7 +272,7 @@ class MultiHeadAttention:
         unbatched = xq.ndim == 2
         if unbatched:
             xq, xk, xv = xq[None], xk[None], xv[None]
-        H = self.n_heads
+        H = self.n_head
         q = split_heads(self._linear(xq, "q"), H)    # (B, H, T_q, d)
         k = split_heads(self._linear(xk, "k"), H)    # (B, H, T_k, d)
         v = split_heads(self._linear(xv, "v"), H)    # (B, H, T_k, d)
@@ -301,7 +301,7 @@ class MultiHeadAttention:
         self.grads = {"w_o": flat(merged).T @ flat(dout)}
         dmerged = dout @ p["w_o"].T
         dq, dk, dv = scaled_dot_product_attention_backward(
-            split_heads(dmerged, self.n_heads), q, k, v, weights)
+            split_heads(dmerged, self.n_head), q, k, v, weights)
         dx = {}
         for name, x, dh in (("q", xq, dq), ("k", xk, dk), ("v", xv, dv)):
             dy = merge_heads(dh)                       # (B, T, D)
@@ -347,5 +347,5 @@ class MultiHeadAttention:
         return mha
 
     def __repr__(self) -> str:
-        return (f"MultiHeadAttention(d_model={self.d_model}, n_heads={self.n_heads}, "
+        return (f"MultiHeadAttention(n_embd={self.n_embd}, n_head={self.n_head}, "
                 f"bias={self.bias})")
