@@ -511,8 +511,8 @@ checks = {
     "output": (ours, theirs.detach().numpy()),
     "weights": (our_w, their_w.detach().numpy()),
     "d input": (dX, tX.grad.numpy()),
-    "d W_o": (mha.grads["w_o"], ref.out_proj.weight.grad.numpy().T),
-    "d W_q": (mha.grads["w_q"], ref.in_proj_weight.grad.numpy()[:D].T),
+    "d W_o": (mha.grads["w_o"], ref.out_proj.weight.grad.numpy()),
+    "d W_q": (mha.grads["w_q"], ref.in_proj_weight.grad.numpy()[:D]),
     "d b_v": (mha.grads["b_v"], ref.in_proj_bias.grad.numpy()[2 * D:]),
 }
 for name, (a, b) in checks.items():

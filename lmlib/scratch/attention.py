@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from lmlib.scratch.layers import as_rng
+
 __all__ = [
     "causal_mask",
     "sinusoidal_positions",
@@ -207,8 +209,9 @@ class MultiHeadAttention:
     """Multi-head attention in NumPy, with a hand-written backward.
 
     ``out = concat_h(attention(x_q W_q^h, x_k W_k^h, x_v W_v^h)) W_o``, plus biases. Weights
-    are stored as ``(D_in, D_out)`` matrices used as ``x @ W`` (``torch.nn.Linear`` stores the
-    transpose); :meth:`from_torch` copies a ``torch.nn.MultiheadAttention``.
+    are stored as ``(D_out, D_in)`` and used as ``x @ W.T``, the layout of ``torch.nn.Linear``
+    and of :class:`lmlib.scratch.layers.Linear`; :meth:`from_torch` copies a
+    ``torch.nn.MultiheadAttention``.
 
     Parameters live in ``self.params`` (``w_q, w_k, w_v, w_o`` of shape ``(D, D)`` and
     ``b_q, b_k, b_v, b_o`` of shape ``(D,)``); :meth:`backward` fills ``self.grads`` with
@@ -225,13 +228,14 @@ class MultiHeadAttention:
                 raise ValueError(f"{name} must be a positive integer, got {val!r}")
         if n_embd % n_head:
             raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
-        rng = np.random.default_rng(0) if rng is None else rng
+        rng = as_rng(rng)
         self.n_embd, self.n_head, self.bias = int(n_embd), int(n_head), bool(bias)
         self.head_dim = self.n_embd // self.n_head
         bound = math.sqrt(6.0 / (2 * n_embd))  # Xavier-uniform, as torch initialises it
         self.params = {}
         for name in ("q", "k", "v", "o"):
-            self.params[f"w_{name}"] = rng.uniform(-bound, bound, (n_embd, n_embd)).astype(dtype)
+            w = rng.uniform(-bound, bound, (n_embd, n_embd))  # drawn (in, out), stored (out, in)
+            self.params[f"w_{name}"] = np.ascontiguousarray(w.T).astype(dtype)
             if bias:
                 self.params[f"b_{name}"] = np.zeros(n_embd, dtype=dtype)
         self.grads: dict[str, np.ndarray] = {}
@@ -239,7 +243,7 @@ class MultiHeadAttention:
 
     # -- helpers
     def _linear(self, x, name):
-        y = x @ self.params[f"w_{name}"]
+        y = x @ self.params[f"w_{name}"].T
         return y + self.params[f"b_{name}"] if self.bias else y
 
     def _check_input(self, name, x):
@@ -298,17 +302,17 @@ class MultiHeadAttention:
             dout = dout[None]
         p = self.params
         flat = lambda a: a.reshape(-1, a.shape[-1])
-        self.grads = {"w_o": flat(merged).T @ flat(dout)}
-        dmerged = dout @ p["w_o"].T
+        self.grads = {"w_o": flat(dout).T @ flat(merged)}       # (D_out, D_in)
+        dmerged = dout @ p["w_o"]
         dq, dk, dv = scaled_dot_product_attention_backward(
             split_heads(dmerged, self.n_head), q, k, v, weights)
         dx = {}
         for name, x, dh in (("q", xq, dq), ("k", xk, dk), ("v", xv, dv)):
             dy = merge_heads(dh)                       # (B, T, D)
-            self.grads[f"w_{name}"] = flat(x).T @ flat(dy)
+            self.grads[f"w_{name}"] = flat(dy).T @ flat(x)
             if self.bias:
                 self.grads[f"b_{name}"] = flat(dy).sum(axis=0)
-            dx[name] = dy @ p[f"w_{name}"].T
+            dx[name] = dy @ p[f"w_{name}"]
         if self.bias:
             self.grads["b_o"] = flat(dout).sum(axis=0)
         if unbatched:
@@ -337,11 +341,11 @@ class MultiHeadAttention:
         D = module.embed_dim
         w = module.in_proj_weight.detach().double().cpu().numpy()   # (3D, D), rows = outputs
         for i, name in enumerate("qkv"):
-            mha.params[f"w_{name}"] = w[i * D:(i + 1) * D].T.copy()
+            mha.params[f"w_{name}"] = w[i * D:(i + 1) * D].copy()
             if bias:
                 mha.params[f"b_{name}"] = (
                     module.in_proj_bias.detach().double().cpu().numpy()[i * D:(i + 1) * D].copy())
-        mha.params["w_o"] = module.out_proj.weight.detach().double().cpu().numpy().T.copy()
+        mha.params["w_o"] = module.out_proj.weight.detach().double().cpu().numpy().copy()
         if bias:
             mha.params["b_o"] = module.out_proj.bias.detach().double().cpu().numpy().copy()
         return mha
