@@ -53,14 +53,10 @@ import torch
 import torch.nn as nn
 
 from lmlib.checkpoint import (
-    _model_config,
-    _unique_state,
-    atomic_save,
-    config_diff,
     load_state_dict_file,
-    read_json,
-    read_safetensors,
+    load_train_state,
     save_checkpoint,
+    save_train_state,
     state_path,
 )
 from lmlib.data import check_ids, get_batch
@@ -347,60 +343,16 @@ class Trainer:
         that :meth:`load_state` continues exactly where it stopped."""
         if self.checkpoint is None or not self.is_main:
             return
-        tensors = {f"model.{k}": v for k, v in _unique_state(self.model)[0].items()}
-        opt = self.optimizer.state_dict()
-        for pid, st in opt["state"].items():
-            for name, value in st.items():
-                tensors[f"optim.{pid}.{name}"] = torch.as_tensor(value)
-        tensors["rng.torch"] = torch.get_rng_state()
-        metadata = {
-            "format": "lmlib-train-state-1",
-            "config": json.dumps(_model_config(self.model)),
-            "train_config": json.dumps(self.config.to_dict()),
-            "step": str(self.step_num),
-            "history": json.dumps(self.history.to_dict()),
-            "rng.numpy": json.dumps(self.rng.bit_generator.state),
-        }
-        atomic_save(tensors, state_path(self.checkpoint), metadata)
+        save_train_state(state_path(self.checkpoint), self.model, self.optimizer,
+                         step=self.step_num, rng=self.rng, history=self.history.to_dict(),
+                         train_config=self.config.to_dict())
 
     def load_state(self, path=None) -> None:
         path = Path(path) if path is not None else state_path(self.checkpoint)
-        tensors, metadata = read_safetensors(path)
-        if metadata.get("format") != "lmlib-train-state-1":
-            raise ValueError(f"{path} is not an lmlib training state")
-        saved = json.loads(metadata["train_config"])
-        saved["betas"] = tuple(saved["betas"])
-        mine = self.config.to_dict()
-        diff = {k: (saved.get(k), mine.get(k)) for k in mine
-                if k not in ("steps", "eval_interval", "device", "micro_batches", "amp", "compile")
-                and saved.get(k) != mine.get(k)}
-        if diff:
-            raise ValueError(f"{path} was written for another training config; differences "
-                             f"(state, now): {diff}")
-        own, _ = _unique_state(self.model)
-        model_tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        model_diff = config_diff(read_json(metadata, "config", path), self.model)
-        if model_diff:
-            raise ValueError(f"{path} was saved for another model config; differences "
-                             f"(state, model): {model_diff}")
-        with torch.no_grad():
-            for key, target in own.items():
-                if key not in model_tensors or model_tensors[key].shape != target.shape:
-                    raise ValueError(f"{path}: tensor {key!r} missing or of another shape")
-                target.copy_(model_tensors[key])
-        opt = self.optimizer.state_dict()
-        state = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, pid, name = key.split(".", 2)
-                state.setdefault(int(pid), {})[name] = value.to(self.device) \
-                    if name != "step" else value
-        opt["state"] = state
-        self.optimizer.load_state_dict(opt)
-        torch.set_rng_state(tensors["rng.torch"])
-        self.rng.bit_generator.state = json.loads(metadata["rng.numpy"])
-        self.step_num = int(metadata["step"])
-        self.history = History.from_dict(json.loads(metadata["history"]))
+        self.step_num, history = load_train_state(path, self.model, self.optimizer,
+                                                  rng=self.rng,
+                                                  train_config=self.config.to_dict())
+        self.history = History.from_dict(history)
 
     # ---- the loop --------------------------------------------------------------------
     def run(self, *, progress: bool = True, plot: bool | str = "auto", stop_at: int | None = None,
