@@ -513,6 +513,16 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
     return ids
 
 
+def _check_beam(beam_width, max_new_tokens, length_penalty) -> tuple[int, float]:
+    for name, value in (("beam_width", beam_width), ("max_new_tokens", max_new_tokens)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    lp = _number(length_penalty, "length_penalty")
+    if math.isinf(lp):
+        raise ValueError(f"length_penalty must be finite, got {length_penalty!r}")
+    return int(beam_width), lp
+
+
 def beam_search(model, prompt_ids, beam_width: int, max_new_tokens: int,
                 length_penalty: float = 1.0, *, stop_ids: Iterable[int] = (),
                 return_all: bool = False):
@@ -531,17 +541,8 @@ def beam_search(model, prompt_ids, beam_width: int, max_new_tokens: int,
     """
     block, vocab, device = _model_facts(model)
     ids = _prompt_list(prompt_ids, vocab)
-    if isinstance(beam_width, bool) or not isinstance(beam_width, numbers.Integral) \
-            or beam_width < 1:
-        raise ValueError(f"beam_width must be an int >= 1, got {beam_width!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) \
-            or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    lp = _number(length_penalty, "length_penalty")
-    if math.isinf(lp):
-        raise ValueError(f"length_penalty must be finite, got {length_penalty!r}")
+    W, lp = _check_beam(beam_width, max_new_tokens, length_penalty)
     stops = _stop_ids(stop_ids)
-    W = int(beam_width)
 
     def final(score: float, n_new: int) -> float:
         return score / (n_new ** lp)
