@@ -331,9 +331,12 @@ class Trainer:
                 estimate_loss(self.model, self.eval_sets["val"], self.device))
 
     # ---- checkpoints -----------------------------------------------------------------
-    def save_best(self, val_loss: float) -> None:
+    def save_best(self, val_loss: float | None = None) -> None:
+        """Write the model now as the best checkpoint, with ``val_loss`` (default: the
+        history's best) and the step in its metadata."""
         if self.checkpoint is None or not self.is_main:
             return
+        val_loss = self.history.best_val if val_loss is None else val_loss
         extra = dict(self.extra, step=self.step_num, val_loss=val_loss,
                      train_config=self.config.to_dict())
         save_checkpoint(self.model, self.checkpoint, dtype=self.checkpoint_dtype, extra=extra)
