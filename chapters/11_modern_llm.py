@@ -564,10 +564,23 @@ display(Markdown("| model | params | tokens per run | CPU s per run | val, seed 
 print(f"mean val: GPT {np.mean(vals['GPT']):.4f}, Llama {np.mean(vals['Llama']):.4f}; "
       f"difference {gap:+.4f} nats/char; largest seed-to-seed spread {spread:.4f}")
 if not lmlib.FAST:
-    assert gap > 2 * spread and gap > 0.02  # measured: see the text below
+    assert gap > 2 * spread and gap > 0.05  # see the text below
+    assert all(r["history"].val_loss[-1] < r["history"].val_loss[-2] for r in runs.values())
 
 # %% [markdown]
-# RESULTS_TEXT
+# At this budget the Llama-style model ends lower than the GPT of the same size trained on
+# the same batches, by the difference printed above, far more than the two seeds differ
+# (asserted in full mode: more than twice the spread and more than 0.05 nats/char). The
+# CPU seconds each run took are in the table. What this run does **not** tell you:
+#
+# - *which* change helps. All five changed at once; training one change at a time (an
+#   ablation) would say, and is a good project. A plausible suspect is RoPE: the GPT must
+#   learn 64 position vectors from data, while RoPE gives every head relative positions
+#   from the first step; at a short budget that head start may be most of the gap. That is
+#   a hypothesis, not something measured here.
+# - whether the gap stays at chapter 07's 2,000 steps, or at a larger scale. At 600 steps
+#   every run's val loss was still falling at its last evaluation (the curves above;
+#   asserted in full mode).
 #
 # A sample from each (seed 0, temperature 0.8), to read rather than to score:
 
@@ -620,11 +633,33 @@ ax.set_ylabel("mean loss (nats/char)")
 ax.set_title("Llama trained at 64, read through windows of 128")
 ax.legend()
 plt.show()
-inside, beyond = curve[32:64].mean(), curve[64:].mean()
-print(f"mean loss at positions 33-64: {inside:.4f}; at positions 65-128: {beyond:.4f}")
+inside, past, far = curve[32:64].mean(), curve[64:96].mean(), curve[96:].mean()
+print(f"mean loss at positions 33-64: {inside:.4f}; 65-96: {past:.4f}; 97-128: {far:.4f}")
+if not lmlib.FAST:
+    assert all(runs["Llama", s]["val128"] > runs["Llama", s]["val"] + 0.05 for s in (0, 1))
+    assert abs(past - inside) < 0.1 and far > inside + 0.15
 
 # %% [markdown]
-# LENGTH_TEXT
+# > **Myth:** "RoPE lets a model handle any context length."
+# >
+# > **Fact:** it lets the model *run* at any length; it does not teach it what to do there.
+# > Read through windows of 128, the Llama trained at 64 scores worse than through windows
+# > of 64 (the table), although every character then has more context (asserted in full
+# > mode).
+#
+# The curve shows where the loss goes: it falls over the first positions, as context
+# accumulates; for some way past position 64 it stays near its trained level (positions
+# 65–96 within 0.1 of positions 33–64), and then it climbs far above it (positions
+# 97–128; both asserted in full mode). Why it holds for a while and then breaks is not
+# something this notebook measures. One reading: most heads look mainly at nearby
+# characters, and keys at offsets never seen in training get unpredictable scores; as the
+# window grows, more of those keys pile up, until they take over.
+#
+# Offsets beyond 63 and rotation angles beyond those seen in training are new to every
+# head. Models that read long contexts get there by training (or fine-tuning) at the longer
+# length, often after stretching the rotation so that new positions fall between the
+# angles already seen (position interpolation, NTK-aware scaling, YaRN); none of that is
+# done here.
 #
 # ## Summary
 #
@@ -641,6 +676,10 @@ print(f"mean loss at positions 33-64: {inside:.4f}; at positions 65-128: {beyond
 #   model equals multi-head attention with copied heads.
 # - `lmlib.models.Llama` equals its NumPy twin (1e-10 in float64) and Hugging Face's
 #   `LlamaForCausalLM`, and trains, samples and checkpoints with the course's tools.
+# - On Shakespeare, at the size of chapter 07's baby GPT and the same short budget, the
+#   Llama-style model ended lower than the GPT for both seeds; which change did it is
+#   left open. Trained at context 64 it runs at 128, but reads it worse: RoPE removes the
+#   table, not the need to train at the length you want.
 #
 # **Exercises** (`exercises/11_modern_llm.ipynb`): RoPE applied to queries and keys;
 # `repeat_kv` and grouped-query attention against multi-head attention with copied heads;
