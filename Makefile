@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench times figures exercises sync handout doctor clean
+.PHONY: setup lab test bench times figures exercises sync handout doctor site site-fast clean
 
 setup: $(VENV)/.installed
 
@@ -22,44 +22,53 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 lab: setup
-	$(PY) -m lmlib.lab --port $(PORT)
+	$(PY) -m coursekit.lab --port $(PORT)
 
 test: setup
 	$(PY) tests/run_checks.py
 
 bench: setup
-	OMP_NUM_THREADS=1 $(PY) -m lmlib.bench
+	OMP_NUM_THREADS=1 $(PY) -m coursekit.bench
 
 # Run every chapter and solutions notebook in fast and full mode (full: about 20 minutes on
 # one free core); records wall and CPU seconds in docs/notebook_times.json, prints the table.
 times: setup
-	$(PY) -m lmlib.timing --mode both
-	$(PY) -m lmlib.timing --markdown
+	$(PY) -m coursekit.timing --mode both
+	$(PY) -m coursekit.timing --markdown
 
 # The README's pictures in docs/figures: the results chart (scored from the shipped
 # checkpoints when it runs) and screenshots of the widgets in JupyterLab + headless Chromium.
 figures: setup
-	OMP_NUM_THREADS=1 $(PY) -m lmlib.figures --out docs/figures
+	OMP_NUM_THREADS=1 $(PY) -m coursekit.figures --out docs/figures
 
 exercises: setup
-	$(PY) -m lmlib.exercises generate
+	$(PY) -m coursekit.exercises generate
 
 # After editing a notebook's .py twin (or the .ipynb), bring the pair back in sync; also
 # (re)writes the Colab badge and install cells from pyproject.toml's Repository URL.
 sync: setup
 	$(VENV)/bin/jupytext --sync chapters/*.ipynb solutions/*.ipynb
-	$(PY) -m lmlib.colab
+	$(PY) -m coursekit.colab
 	$(VENV)/bin/nbstripout --keep-id chapters/*.ipynb solutions/*.ipynb
-	$(PY) -m lmlib.exercises generate
+	$(PY) -m coursekit.exercises generate
 
-# What students get: the course without solutions/ (from the last commit).
-handout:
-	@mkdir -p build
-	git archive --format=zip --prefix=ngrams-to-gpt/ -o build/handout.zip HEAD -- . ':!solutions'
-	@echo "wrote build/handout.zip (everything but solutions/)"
+# What students get (coursekit/exercises/handout.py): chapters, exercises, lmlib, a student
+# README and a runtime-only install, from the last commit; refuses uncommitted changes.
+# `make handout REF=fall-2027` pins the Colab badges to that tag (push the tag first).
+handout: setup
+	$(PY) -m coursekit.exercises handout $(if $(REF),--ref $(REF))
 
 doctor: setup
-	$(PY) -m lmlib doctor
+	$(PY) -m coursekit doctor
+
+# The course as a website in build/site: every chapter executed in full mode (cached in
+# build/site-cache, so a rebuild re-runs only changed chapters), MathJax and the widget
+# manager served from the build (fetched once with npm). site-fast: fast mode, build/site-fast.
+site: setup
+	$(PY) -m coursekit.site --jobs $(or $(JOBS),1)
+
+site-fast: setup
+	$(PY) -m coursekit.site --fast --jobs $(or $(JOBS),2)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -574,7 +574,7 @@ assert late_clip < late_no
 #
 # Every model on the same split of names.txt. The bigram is recomputed here from counts;
 # the MLP number is chapter 02's (Bengio-style MLP, block 3); the RNN is the one trained
-# above (`python -m lmlib.bench lstm` measures it in full mode, with chapter 04's LSTM).
+# above (`python -m coursekit.bench lstm` measures it in full mode, with chapter 04's LSTM).
 
 # %%
 counts = np.ones((V, V))  # add-1 bigram counts on the training names
@@ -585,7 +585,7 @@ logp = np.log(counts / counts.sum(1, keepdims=True))
 test_ids = [tok.encode("." + w_ + ".") for w_ in test_words]
 bigram_test = -np.mean(np.concatenate([logp[i[:-1], i[1:]] for i in test_ids]))
 
-MLP_DEV = 2.1277  # chapter 02's MLP, dev split: measured by `python -m lmlib.bench mlp`
+MLP_DEV = 2.1277  # chapter 02's MLP, dev split: measured by `python -m coursekit.bench mlp`
 rows = [("uniform", np.log(V)), ("bigram (add-1)", bigram_test),
         ("MLP, chapter 02 (dev)", MLP_DEV), ("RNN, this chapter", rnn_test)]
 fig, ax = plt.subplots(figsize=(7, 2.6))

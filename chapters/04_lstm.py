@@ -39,7 +39,7 @@
 # **Time:** about 1–2 minutes on a laptop CPU in full mode (1.2 min measured with `make times` on one core of a 2-core server;
 # most of it training the names LSTM); the
 # Shakespeare LSTM is loaded, not trained (training it takes about 5 minutes of CPU on one
-# thread: `python -m lmlib.bench.lstm`).
+# thread: `python -m coursekit.bench.lstm`).
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
@@ -326,10 +326,10 @@ assert grad_reach(lstm3)[50] > 1e3 * grad_reach(rnn3)[50]
 # characters with 384 units (the size of the Shakespeare model below). The NumPy version
 # already computes the input products of all steps in one matrix product; PyTorch's speed
 # comes from fused kernels and far less Python overhead per step.
-# `python -m lmlib.bench lstm` measures the full-size ratio reported in the README.
+# `python -m coursekit.bench lstm` measures the full-size ratio reported in the README.
 
 # %%
-from lmlib.bench.lstm import lstm_speed
+from lmlib.speed import lstm_speed
 
 size = dict(T=32, B=8, I=16, H=64, repeats=3) if lmlib.FAST else dict(T=128, B=32, I=64, H=384)
 speed = lstm_speed(**size)
@@ -375,7 +375,11 @@ probe
 # reaches 2.035 and its RNN 2.084.
 
 # %%
-from lmlib.bench.lstm import NAMES_MODEL, NAMES_TRAIN, names_loss, names_streams
+from lmlib.data import names_streams
+from lmlib.scoring import score
+from lmlib.train import PRESETS
+
+NAMES_MODEL, NAMES_TRAIN = PRESETS["names-lstm"]["model"], PRESETS["names-lstm"]["train"]
 
 ntok, n_train, n_dev, n_test_ids = names_streams()
 _, _, dev_words, test_words = names()
@@ -385,9 +389,9 @@ recipe = dict(NAMES_TRAIN, steps=40, eval_interval=20, eval_batches=2) if lmlib.
 print(f"{names_lstm.num_params():,} parameters; recipe {recipe}")
 t0 = time.perf_counter()
 names_hist = train(names_lstm, n_train, n_dev, **recipe)
-lstm_names_test = names_loss(names_lstm, test_words, ntok)
+lstm_names_test = score(names_lstm, (test_words, ntok))
 print(f"trained in {time.perf_counter() - t0:.0f} s; test loss {lstm_names_test:.4f} "
-      f"(dev {names_loss(names_lstm, dev_words, ntok):.4f})")
+      f"(dev {score(names_lstm, (dev_words, ntok)):.4f})")
 
 # %%
 if not lmlib.FAST:
@@ -403,11 +407,14 @@ print(", ".join(ntok.decode(r).split(".")[0] for r in rows))
 # The recipe: one layer of 384 units, 64-dimensional embeddings, batches of 32 windows of
 # 128 characters, AdamW at 3e-3 with 100 warm-up steps and a cosine to 3e-4, clipping at 1,
 # one torch thread; 2,000 steps. Here we run a few steps to see the loop work, then load the
-# weights trained with exactly this recipe (`python -m lmlib.bench.lstm --ship`), shipped
+# weights trained with exactly this recipe (`python -m coursekit.bench.lstm --ship`), shipped
 # with the course.
 
 # %%
-from lmlib.bench.lstm import SHAKESPEARE_MODEL, SHAKESPEARE_TRAIN
+from lmlib.train import PRESETS
+
+SHAKESPEARE_MODEL = PRESETS["shakespeare-lstm"]["model"]
+SHAKESPEARE_TRAIN = PRESETS["shakespeare-lstm"]["train"]
 
 stok, s_train, s_val = shakespeare()
 torch.manual_seed(0)
@@ -417,9 +424,9 @@ quick = train(shake, s_train, s_val, stop_at=10 if lmlib.FAST else 50, **few)
 print(f"{shake.num_params():,} parameters; after {quick.steps[-1]} steps val {quick.val_loss[-1]:.3f}")
 
 # %%
-from lmlib.models.lstm import ASSET, load_pretrained, stream_loss
+from lmlib.models.lstm import ASSET
 
-shipped, extra = load_pretrained()
+shipped, extra = lmlib.load_checkpoint(ASSET)
 record = json.loads(ASSET.with_suffix(".json").read_text(encoding="utf-8"))
 h = record["history"]
 fig, ax = plt.subplots()
@@ -433,7 +440,7 @@ ax.legend()
 plt.show()
 
 val_part = s_val[:10_000] if lmlib.FAST else s_val
-shipped_val = stream_loss(shipped, val_part)
+shipped_val = score(shipped, val_part)
 print(f"shipped LSTM: {len(val_part):,} val characters read as one stream: {shipped_val:.4f} nats/char")
 
 # %% [markdown]
@@ -570,9 +577,9 @@ table = [
     # model, names test, Shakespeare val, where the number comes from
     ("uniform", np.log(27), np.log(65), "ln V"),
     ("bigram, add-1", bigram_test, 2.4819, "names: this notebook; Shakespeare: chapter 01"),
-    ("7-gram, modified Kneser–Ney", None, 1.5165, "chapter 01: python -m lmlib.bench ngram"),
-    ("MLP (Bengio), block 3", 2.1277, None, "chapter 02: python -m lmlib.bench mlp (dev split)"),
-    ("RNN, NumPy, 128 units", 2.029, None, "chapter 03: python -m lmlib.bench lstm"),
+    ("7-gram, modified Kneser–Ney", None, 1.5165, "chapter 01: python -m coursekit.bench ngram"),
+    ("MLP (Bengio), block 3", 2.1277, None, "chapter 02: python -m coursekit.bench mlp (dev split)"),
+    ("RNN, NumPy, 128 units", 2.029, None, "chapter 03: python -m coursekit.bench lstm"),
     ("LSTM, PyTorch", lstm_names_test, record["val_stream"],
      ("names: this notebook (fast mode: 40 steps only)" if lmlib.FAST else
       "names: this notebook") + "; Shakespeare: the shipped model, whole val split"),

@@ -23,8 +23,9 @@
 # **GELU feed-forward** block, the **residual paths** that tie them to attention, and the
 # whole **pre-LN block** of GPT-2. Then you stack blocks into a complete GPT forward pass in
 # NumPy that reproduces a trained PyTorch GPT's logits to 1e-4 and writes the same text.
-# On the way: why GPT-2 moved the LayerNorm (pre-LN vs post-LN, an experiment), and how
-# BERT, GPT and the original Transformer differ (encoder, decoder, both).
+# On the way: pre-LN vs post-LN (where GPT-2 put the LayerNorm, and an experiment that
+# shows what it changes), how BERT, GPT and the original Transformer differ (encoder,
+# decoder, both), and what goes wrong when a model without the causal mask writes text.
 #
 # **Prerequisites:** chapter 05 (scaled dot-product attention, masks, multi-head
 # attention: `lmlib.scratch.attention`), chapter 02 (backprop by hand, gradient checks).
@@ -321,21 +322,40 @@ post_ln = T.layer_norm(x + out, w1, b1)            # the original Transformer
 pre_ln = x + feed_forward(T.layer_norm(x, w1, b1), P)  # GPT-2
 assert np.allclose(myth, T.layer_norm(out, w1, b1), atol=1e-4)  # the input is gone
 assert not np.allclose(post_ln, T.layer_norm(out, w1, b1), atol=1e-2)  # here it is not
+assert not np.allclose(pre_ln, T.layer_norm(out, w1, b1), atol=1e-2)   # nor here
+
+# %% [markdown]
+# The difference between the two correct forms shows when the sub-layer has nothing to
+# add (its output projection at zero, as it nearly is at initialisation): the pre-LN
+# block passes its input through **unchanged**, the post-LN block still normalises it.
+
+# %%
+P_zero = dict(P, **{"mlp.c_proj.weight": np.zeros_like(P["mlp.c_proj.weight"]),
+                    "mlp.c_proj.bias": np.zeros_like(P["mlp.c_proj.bias"])})
+pre_zero = x + feed_forward(T.layer_norm(x, w1, b1), P_zero)
+post_zero = T.layer_norm(x + feed_forward(x, P_zero), w1, b1)
+print("pre-LN, empty sub-layer: max |out - x| =", np.abs(pre_zero - x).max())
+print("post-LN, empty sub-layer: max |out - x| =", np.abs(post_zero - x).max().round(3))
+np.testing.assert_array_equal(pre_zero, x)      # an identity path
+assert np.abs(post_zero - x).max() > 0.5        # renormalised at every block
 
 # %% [markdown]
 # A residual path also gives the gradient a direct route: $\partial(x + f(x))/\partial x = I + f'(x)$,
 # so even when $f'$ is small, the identity carries the signal back through every block.
 
 # %% [markdown]
-# ## 6. Pre-LN vs post-LN: why GPT-2 moved the norm
+# ## 6. Pre-LN vs post-LN
 #
-# The original Transformer normalised *after* the residual addition (post-LN). Then the
-# residual stream itself passes through a LayerNorm in every block, and the gradients at
-# initialisation are large for the last layers and shrink towards the first ones (Xiong et
-# al., 2020, *On Layer Normalization in the Transformer Architecture*): post-LN models need a
-# careful learning-rate warm-up to train at all. GPT-2 moved the norm to the start of each
-# branch (pre-LN) and added one final LayerNorm (`ln_f`), leaving a clean identity path
-# from the embeddings to the output.
+# The original Transformer normalised *after* the residual addition (post-LN). GPT-2 moved
+# the norm to the start of each branch (pre-LN) and added one final LayerNorm (`ln_f`),
+# leaving a clean identity path from the embeddings to the output. The GPT-2 paper states
+# the change without giving a reason; it only likens it to a pre-activation residual
+# network (Radford et al., 2019, section 2.3, *Language Models are Unsupervised Multitask
+# Learners*). A later analysis
+# explains why it helps (Xiong et al., 2020, *On Layer Normalization in the Transformer
+# Architecture*): in post-LN the residual stream itself passes through a LayerNorm in every
+# block, the gradients at initialisation are large near the output, and post-LN models need
+# a careful learning-rate warm-up to train at all.
 #
 # The experiment: the same 6-layer GPT, once with pre-LN blocks, once with post-LN blocks,
 # trained on Shakespeare with the course trainer at the same learning rate, **without
@@ -468,6 +488,70 @@ print("cross-attention weights:", cross_w.shape, "(B, H, T_decoder, T_encoder)")
 assert cross_w.shape == (1, 4, 8, 5)
 
 # %% [markdown]
+# ### An encoder asked to write text
+#
+# Some tutorials train a Transformer *without* the causal mask on next-token prediction
+# and then sample from it. What goes wrong? Position $t$ of a training window must predict
+# token $t+1$, and without the mask that token is *in the window*: attention can simply
+# copy it. Train two small GPTs the same way, one causal and one with the mask removed
+# (`GPTConfig(causal=False)`, lmlib's switch), and look at three things: the training loss,
+# the loss at each position of a val window, and what each model writes.
+# (Exercise 6 has you build the mask-free attention and measure the leak yourself.)
+
+# %%
+leak_steps = 30 if lmlib.FAST else 300
+leak_runs = {}
+for causal in (True, False):
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(tok.vocab_size, block_size=16, n_layer=1, n_head=4, n_embd=64,
+                      causal=causal))
+    h = train(m, train_ids[:100_000], val_ids, steps=leak_steps, batch_size=16, block_size=16,
+              lr=3e-3, warmup=10, eval_interval=max(1, leak_steps // 6), eval_batches=4,
+              progress=False, plot=False)
+    leak_runs["causal" if causal else "no mask"] = (m.eval(), h)
+
+starts = np.random.default_rng(0).integers(0, len(val_ids) - 17, size=256)
+xv = torch.as_tensor(np.stack([val_ids[s:s + 16] for s in starts]))
+yv = torch.as_tensor(np.stack([val_ids[s + 1:s + 17] for s in starts]))
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+per_pos = {}
+for name, (m, h) in leak_runs.items():
+    with torch.no_grad():
+        logits = m(xv)[0]
+    per_pos[name] = F.cross_entropy(logits.transpose(1, 2), yv, reduction="none").mean(0).numpy()
+    axes[0].plot(h.steps, h.train_loss, "o-", label=name)
+    axes[1].plot(range(16), per_pos[name], "o-", label=name)
+axes[0].set_xlabel("step")
+axes[0].set_ylabel("train loss (fixed batches)")
+axes[1].set_xlabel("position in the window (its target is the next character)")
+axes[1].set_ylabel("val loss")
+axes[1].set_title("the last target lies outside the window", fontsize=9)
+for ax in axes:
+    ax.legend()
+plt.show()
+for name, (_, h) in leak_runs.items():
+    print(f"{name:8s} train loss {h.train_loss[-1]:.3f} | val loss at positions 0-14 "
+          f"{per_pos[name][:-1].mean():.3f}, at position 15 {per_pos[name][-1]:.3f}")
+
+# %% [markdown]
+# The model without the mask drives its loss towards zero at every position but the last:
+# there it has to *predict*, because its target is the first character after the window.
+# Generation only ever uses that last position (the next character has not been written
+# yet), so the model's impressive training loss says nothing about what it will write:
+
+# %%
+prompt_ids = torch.as_tensor(tok.encode("ROMEO:\n"))[None]
+for name, (m, _) in leak_runs.items():
+    text = tok.decode(m.generate(prompt_ids, 120, temperature=0.8,
+                                 generator=torch.Generator().manual_seed(0))[0])
+    print(f"----- {name} -----\n{text}\n")
+if not lmlib.FAST:
+    enc, dec = per_pos["no mask"], per_pos["causal"]
+    assert leak_runs["no mask"][1].train_loss[-1] < leak_runs["causal"][1].train_loss[-1] - 1.0
+    assert enc[:-1].mean() < dec[:-1].mean() - 1.0   # copying the visible next character
+    assert enc[-1] > enc[:-1].mean() + 1.0           # the last position has nothing to copy
+
+# %% [markdown]
 # ## 8. A whole GPT forward pass in NumPy
 #
 # Stack the pieces: token embedding + position embedding, $L$ blocks, a final LayerNorm,
@@ -476,11 +560,11 @@ assert cross_w.shape == (1, 4, 8, 5)
 # is there, so that the text is Shakespeare-like; a random model proves the same equality.
 
 # %%
-from lmlib.models.gpt import ASSET, load_pretrained
+from lmlib.models.gpt import ASSET
 from lmlib.data import CharTokenizer
 
 if ASSET.is_file():
-    gpt, extra = load_pretrained()
+    gpt, extra = lmlib.load_checkpoint(ASSET)
     tok = CharTokenizer("".join(extra["itos"]))
     print(f"the shipped GPT: {gpt.num_params():,} parameters, trained {extra['step']} steps")
 else:  # a random GPT of the same shape: the equalities below hold all the same
@@ -551,9 +635,11 @@ print("\nthe same", n_new, "characters from NumPy and from PyTorch")
 #   (pre-LN, GPT-2) or `LayerNorm(x + Sublayer(x))` (post-LN), never `LayerNorm(out + out)`.
 # - **Pre-LN** trains without warm-up where post-LN stalls.
 # - **Encoder vs decoder** is a mask (and cross-attention for encoder-decoder models).
+#   Trained on next-token prediction without the mask, a model copies the visible next
+#   token: its training loss collapses, and its generated text is poor.
 # - A **whole GPT** is embeddings, blocks, a final LayerNorm and a tied head: 40 lines of
 #   NumPy that reproduce PyTorch's logits to 1e-4 and its text exactly.
 #
 # **Next:** chapter 07 trains this GPT in PyTorch. **Exercises:**
 # `exercises/06_transformer.ipynb` (LayerNorm forward and backward, a causal self-attention
-# block, a pre-LN block, counting a block's parameters).
+# block, a pre-LN block, counting a block's parameters, a block that sees the future).

@@ -31,7 +31,8 @@
 #    encode and decode, and watch the token boundaries change;
 # 4. train it on Shakespeare and plot **compression** (characters per token) against the
 #    vocabulary size;
-# 5. add **pre-tokenisation** (GPT-2's regex) and **special tokens** (`<|endoftext|>`);
+# 5. add **pre-tokenisation** (GPT-2's regex, and GPT-4's beside it) and **special
+#    tokens** (`<|endoftext|>`);
 # 6. train a GPT on BPE tokens and compare it *fairly* with the character GPT, in
 #    **nats per character**.
 #
@@ -119,8 +120,8 @@ assert 0.01 < len(unseen) / len(val_words) < 0.2
 # ## 2. Text is bytes: UTF-8
 #
 # Shakespeare is plain ASCII, but a tokenizer for the real world meets accents, Chinese,
-# emoji. Unicode gives each character a **code point** (an integer up to 1,114,111: too
-# many for a vocabulary). UTF-8 writes each code point as **1 to 4 bytes**: ASCII takes one
+# emoji. Unicode gives each character a **code point** (an integer up to 1,114,111, the
+# Unicode standard's last code point U+10FFFF: too many for a vocabulary). UTF-8 writes each code point as **1 to 4 bytes**: ASCII takes one
 # byte, `é` two, most CJK characters three, emoji four. A tokenizer that starts from the
 # 256 possible byte values can encode *any* string, and never needs an `<unk>` token.
 
@@ -156,7 +157,9 @@ assert all(s.encode("utf-8").decode("utf-8") == s for s in samples)
 #
 # ## 3. Byte-pair encoding, step by step
 #
-# The algorithm (Sennrich et al. 2016, byte-level as in GPT-2):
+# The algorithm was invented for data compression (Philip Gage, "A New Algorithm for Data
+# Compression", 1994), used for subword units in neural translation by Sennrich et al.
+# (2016), and applied to bytes by GPT-2 (Radford et al. 2019):
 #
 # 1. write the training text as a list of byte ids (0..255);
 # 2. count every adjacent pair of ids;
@@ -222,24 +225,13 @@ assert merge([1, 1, 1], (1, 1), 9) == [9, 1]
 assert 256 not in ids and merged.count(256) == counts[best]
 
 # %% [markdown]
-# Repeat, and keep the **merges table**: pair `(a, b)` made id `256 + i`. A merged token can
-# take part in a later merge, so tokens grow into whole words.
+# Repeat: count the pairs again, merge the winner into id 257, and so on, keeping the
+# **merges table**: pair `(a, b)` made id `256 + i`. A merged token can take part in a
+# later merge, so tokens grow into whole words. That loop (with the tie rule, and stopping
+# when no pair is left) is exercise 6; here the library's `BPETokenizer.train` runs it for
+# 12 merges.
 
 # %%
-def train_naive(text, num_merges):
-    """BPE the slow, obvious way: recount all pairs after every merge."""
-    ids = list(text.encode("utf-8"))
-    merges = []
-    for i in range(num_merges):
-        counts = pair_counts(ids)
-        if not counts:
-            break
-        pair = min(counts, key=lambda p: (-counts[p], p))
-        ids = merge(ids, pair, 256 + i)
-        merges.append(pair)
-    return merges
-
-
 def token_bytes(merges):
     """The bytes of every id: the 256 bytes, then each merge glues two earlier tokens."""
     vocab = [bytes([b]) for b in range(256)]
@@ -248,7 +240,7 @@ def token_bytes(merges):
     return vocab
 
 
-small_merges = train_naive(small, 12)
+small_merges = BPETokenizer.train(small, vocab_size=256 + 12).merges
 vocab = token_bytes(small_merges)
 for i, (a, b) in enumerate(small_merges):
     print(f"merge {i:2}: ({a:3}, {b:3}) -> {256 + i}   "
@@ -285,12 +277,12 @@ for k in (0, 4, 12):
     display(HTML(f"<b>{k} merges</b>" + tokens_html(BPETokenizer(small_merges[:k]), small)))
 
 # %% [markdown]
-# **Check yourself.** Our teaching version equals the library's `BPETokenizer`: same merges
-# table, same ids, and decoding gives the text back.
+# **Check yourself.** The first merge is the one we made by hand above; our `encode` and
+# `decode` equal the library's `BPETokenizer`, and decoding gives the text back.
 
 # %%
-lib = BPETokenizer.train(small, vocab_size=256 + 12)
-assert lib.merges == small_merges
+lib = BPETokenizer(small_merges)
+assert small_merges[0] == best
 assert lib.encode(probe) == encode(probe, small_merges)
 assert lib.decode(lib.encode(probe)) == decode(encode(probe, small_merges), small_merges) == probe
 
@@ -311,36 +303,48 @@ for s in samples:
 # %% [markdown]
 # ### Making training fast
 #
-# `train_naive` recounts every pair of the whole text after each merge: the cost is
+# The plain loop recounts every pair of the whole text after each merge: the cost is
 # (number of merges) × (text length). But a merge only changes the pairs *next to* the
 # occurrences of the merged pair: in `x a b y`, merging `(a, b)` into `Z` removes the pairs
 # `(x, a)`, `(a, b)`, `(b, y)` and adds `(x, Z)`, `(Z, y)`. `BPETokenizer.train` keeps
 # the pair counts in a dict, the positions of each pair in a set, the text as a linked list
 # (so a merge deletes a position in O(1)), and the most frequent pair on a heap. A merge
 # then costs time in proportion to how often its pair occurs.
+#
+# How much that saves: one full recount of the pairs costs what the plain loop pays at
+# every merge, so (merges × one recount) is what the plain loop would take; the
+# incremental trainer is timed for real. (Time your own loop of exercise 6 against it.)
 
 # %%
 n_chars, n_merges = (20_000, 24) if lmlib.FAST else (100_000, 64)
-piece = train_text[:n_chars]
+piece = list(train_text[:n_chars].encode("utf-8"))
 start = time.perf_counter()
-naive = train_naive(piece, n_merges)
-t_naive = time.perf_counter() - start
+for _ in range(3):
+    pair_counts(piece)
+t_recount = (time.perf_counter() - start) / 3
 start = time.perf_counter()
-fast = BPETokenizer.train(piece, 256 + n_merges).merges
+fast = BPETokenizer.train(train_text[:n_chars], 256 + n_merges).merges
 t_fast = time.perf_counter() - start
+t_plain = n_merges * t_recount  # a lower bound: the merges themselves cost time too
 
 plt.figure(figsize=(5, 2.4))
-plt.barh(["recount every merge", "incremental updates"], [t_naive, t_fast], color=["C3", "C2"])
+plt.barh(["recount every merge\n(merges x one recount)", "incremental updates\n(timed)"],
+         [t_plain, t_fast], color=["C3", "C2"])
 plt.xlabel("seconds")
 plt.title(f"{n_merges} merges on {n_chars:,} characters")
 plt.show()
+print(f"one recount {t_recount * 1e3:.1f} ms -> plain loop at least {t_plain:.2f} s; "
+      f"incremental {t_fast:.2f} s")
 
 # %% [markdown]
-# **Check yourself.** Both give exactly the same merges; the incremental one is faster.
+# **Check yourself.** The incremental trainer's first merge is the most frequent pair of the
+# recount (ties to the smallest), and it beats the plain loop's lower bound.
 
 # %%
-assert fast == naive
-assert t_fast < t_naive
+counts_piece = pair_counts(piece)
+assert fast[0] == min(counts_piece, key=lambda p: (-counts_piece[p], p))
+if not lmlib.FAST:
+    assert t_fast < t_plain
 
 # %% [markdown]
 # ## 4. Training on Shakespeare: compression against vocabulary size
@@ -387,8 +391,9 @@ plt.show()
 
 # %% [markdown]
 # Cutting the text into chunks first costs a little compression (no token can span two
-# words), and section 5 shows what it buys. Words compress best, at a vocabulary of more
-# than 12,000 and with unknown words; BPE gets part of the way with a few hundred ids.
+# words), and section 5 shows what it buys. Words compress best, at the vocabulary size
+# printed in section 1 and with unknown words; BPE gets part of the way with a few
+# hundred ids.
 #
 # **Check yourself.** A prefix of the merges equals a shorter training run; with no merges
 # the compression is exactly 1 (Shakespeare is ASCII: one byte per character); every merge
@@ -450,6 +455,38 @@ print(GPT2_PATTERN)
 print(re.findall(GPT2_PATTERN, "Hello world's 123 numbers!!  We'll see.\nCafé 日本"))
 
 # %% [markdown]
+# **GPT-4's pattern.** OpenAI's later tokenizer (`cl100k_base`, used by GPT-4 and
+# published in the `tiktoken` library) changed the pattern in a few places:
+#
+# - contractions are matched in any case (`'LL` as well as `'ll`), where GPT-2's pattern
+#   is case-sensitive and cuts `I'LL` into `I`, `'`, `LL`;
+# - numbers are cut into groups of **at most three digits** (`\p{N}{1,3}`), with no leading
+#   space, so that `1234567` becomes `123`, `456`, `7` instead of one chunk: the
+#   vocabulary never needs a token for every long number;
+# - a letter run may take one leading non-letter (not just a space), and newlines are
+#   grouped with the punctuation before them.
+#
+# The published pattern, rewritten for `re` as we did for GPT-2's (letters `[^\W\d_]`,
+# numbers `\d`; its possessive quantifiers dropped, which changes no match here):
+
+# %%
+GPT4_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|(?:[^\r\n\w]|_)?[^\W\d_]+|\d{1,3}"""
+                r"""| ?(?:[^\s\w]|_)+[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+""")
+example = "I'LL pay 1234567 ducats, he said: don't!!\n\n  ok"
+for name, pattern in (("GPT-2", GPT2_PATTERN), ("GPT-4", GPT4_PATTERN)):
+    print(f"{name}: {re.findall(pattern, example)}")
+
+# %% [markdown]
+# **Check yourself.** The two differences named above, on this example:
+
+# %%
+gpt2_chunks, gpt4_chunks = re.findall(GPT2_PATTERN, example), re.findall(GPT4_PATTERN, example)
+assert "'LL" in gpt4_chunks and "'LL" not in gpt2_chunks             # any-case contractions
+assert ["123", "456", "7"] == [c for c in gpt4_chunks if c.isdigit()]  # 1-3 digit groups
+assert " 1234567" in gpt2_chunks                                       # GPT-2: one chunk
+assert "".join(gpt4_chunks) == example == "".join(gpt2_chunks)         # nothing lost
+
+# %% [markdown]
 # Merges then stay inside chunks. Compare the merges learned with and without the pattern:
 
 # %%
@@ -488,6 +525,34 @@ from lmlib.tokenizers import load_shakespeare_bpe
 assert load_shakespeare_bpe() == tok
 
 # %% [markdown]
+# ### Optional: a production tokenizer
+#
+# `tiktoken` is OpenAI's tokenizer library. If it is installed and can load its data (it
+# downloads each encoding once, so the first use needs the internet), the cell below
+# encodes the same Shakespeare with GPT-2's 50,257-token vocabulary and GPT-4's
+# `cl100k_base`, for comparison with the course's 512-token tokenizer; otherwise it says
+# what is missing.
+
+# %%
+import importlib.util
+
+snippet = val_text[:2000]
+print(f"course BPE-512: {len(snippet) / len(tok.encode(snippet)):.2f} characters per token")
+if importlib.util.find_spec("tiktoken") is None:
+    print("tiktoken is not installed (pip install tiktoken, with internet for its data)")
+else:
+    import tiktoken
+
+    for encoding in ("gpt2", "cl100k_base"):
+        try:
+            enc = tiktoken.get_encoding(encoding)
+        except Exception as err:  # offline and not cached
+            print(f"{encoding}: not available offline ({type(err).__name__})")
+            continue
+        print(f"{encoding} ({enc.n_vocab:,} tokens): "
+              f"{len(snippet) / len(enc.encode(snippet)):.2f} characters per token")
+
+# %% [markdown]
 # ## 6. A GPT on BPE tokens, compared fairly with the character GPT
 #
 # A model's loss is **nats per token**. A BPE token covers about two characters, so a BPE
@@ -505,15 +570,17 @@ assert load_shakespeare_bpe() == tok
 # Both GPTs below are the chapter-07 model (`lmlib.models.GPT`, 4 layers, 4 heads, 128
 # dimensions) trained by the chapter-07 trainer (`lmlib.train.train`) with the same
 # settings: same steps, batch size and block of 64 tokens, so the same compute. (A block of
-# 64 BPE tokens spans about 120 characters, twice the character model's context: that is
-# one of the things a tokenizer buys.) Both are evaluated on the whole val text with
-# `lmlib.train.evaluate`, which predicts every token once.
+# 64 BPE tokens spans 64 times the characters per token printed below, about twice the
+# character model's context: that is one of the things a tokenizer buys.) Both are
+# evaluated on the whole val text with `lmlib.scoring.score(..., protocol="windows")`,
+# which predicts every token once.
 
 # %%
 import torch
 
 from lmlib.models import GPT, GPTConfig
-from lmlib.train import TrainConfig, evaluate, train
+from lmlib.scoring import score
+from lmlib.train import TrainConfig, train
 
 bpe = load_shakespeare_bpe()
 data = {
@@ -538,7 +605,7 @@ for name, (t, tr_ids, va_ids) in data.items():
                           n_embd=128))
     history = train(model, tr_ids, va_ids, config, plot=False, progress=not lmlib.FAST)
     ids = va_ids[:n_eval]
-    per_token = evaluate(model, ids, block_size=64)  # mean nats over len(ids) - 1 tokens
+    per_token = score(model, ids, protocol="windows")  # mean nats over len(ids) - 1 tokens
     n_chars = len(t.decode(ids[1:]))  # the characters those predicted tokens spell
     results[name] = dict(per_token=per_token, per_char=per_token * (len(ids) - 1) / n_chars,
                          seconds=history.seconds)
@@ -564,20 +631,20 @@ plt.show()
 # %%
 assert abs(results["char"]["per_token"] - results["char"]["per_char"]) < 1e-9
 assert results["BPE-512"]["per_token"] > results["BPE-512"]["per_char"]
-if not lmlib.FAST:  # measured by `python -m lmlib.bench bpe`: 1.759 (char) and 1.604 (BPE)
+if not lmlib.FAST:  # measured by `python -m coursekit.bench bpe`: 1.759 (char) and 1.604 (BPE)
     assert results["char"]["per_char"] < 1.85 and results["BPE-512"]["per_char"] < 1.70
     assert results["BPE-512"]["per_char"] < results["char"]["per_char"]
 
 # %% [markdown]
-# In full mode (2,000 steps each) the character GPT reaches about **1.76 nats/char** on the
-# whole val split and the BPE GPT about **3.01 nats/token**. Per token the BPE model looks
-# far worse; per character it is clearly *better*, about **1.60 nats/char**. Why? With the
-# same steps, batch and block, each BPE window holds about 1.9 times more text, so the
-# model both saw more of Shakespeare and had a longer context; and it no longer spends
-# capacity on spelling common words. The price: a 512-row embedding instead of 65 rows,
-# and text unlike the training data (section 4) becomes long sequences of small tokens.
-# Exercise idea: give both models the *same context in characters* (a BPE block of 32)
-# and see how much of the gap remains.
+# The cell above prints both models' losses (in full mode, 2,000 steps each; the asserts
+# check the ordering). Per token the BPE model looks far worse; per character it is
+# *better*. Why? With the same steps, batch and block, each BPE window holds as many times
+# more text as the characters per token printed above, so the model both saw more of
+# Shakespeare and had a longer context; and it no longer spends capacity on spelling
+# common words. The price: a 512-row embedding instead of 65 rows, and text unlike the
+# training data (section 4) becomes long sequences of small tokens. Exercise idea: give
+# both models the *same context in characters* (a BPE block of 32) and see how much of the
+# gap remains.
 
 # %% [markdown]
 # ## Summary
@@ -591,9 +658,11 @@ if not lmlib.FAST:  # measured by `python -m lmlib.bench bpe`: 1.759 (char) and 
 #   `�`, but `decode(encode(s)) == s` for every string).
 # * Compression grows with the vocabulary: shorter sequences, but a bigger embedding and
 #   output layer and fewer examples of each token.
-# * **Pre-tokenisation** keeps merges inside words; **special tokens** are matched first and
-#   get their own ids.
+# * **Pre-tokenisation** keeps merges inside words (GPT-4's pattern also splits numbers into
+#   groups of at most three digits); **special tokens** are matched first and get their
+#   own ids.
 # * Compare models with different tokenizers in **nats per character**, never per token.
 #
 # **Exercises:** `exercises/08_tokenization.ipynb`: pair statistics, one merge, encoding
-# with a merges table, decoding, and converting a per-token loss to nats per character.
+# with a merges table, decoding, converting a per-token loss to nats per character,
+# training BPE (the merge loop and its tie rule), and special tokens.

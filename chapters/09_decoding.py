@@ -23,10 +23,10 @@
 # dull, mad or fine depending on that choice.
 #
 # **What you will build:** greedy decoding (and see why it loops), beam search (and see why
-# it is rarely used for open text), sampling with a temperature, top-k, top-p (nucleus) and
-# min-p filters, the repetition penalty; the quality/diversity trade-off, measured; a KV
-# cache that makes generation several times faster; and the `SamplingExplorer` widget to
-# play with every knob.
+# it is rarely used for open text, and what a stop token and length normalisation do to
+# it), sampling with a temperature, top-k, top-p (nucleus) and min-p filters, the repetition
+# penalty; the quality/diversity trade-off, measured; a KV cache that makes generation
+# faster, measured; and the `SamplingExplorer` widget to play with every knob.
 #
 # **Prerequisites:** chapter 07 (the GPT and its shipped checkpoint); chapter 05 for the
 # attention maths of the KV cache.
@@ -176,7 +176,8 @@ if not lmlib.FAST:
 # token, and keeps the best `beam_width` of those, and so on. With width 1 it is greedy.
 #
 # `lmlib.sampling.beam_search(model, prompt_ids, beam_width, max_new_tokens,
-# length_penalty=1.0)` does that. More beams find sequences the model finds more likely:
+# length_penalty=1.0)` does that (you write your own in the exercises). Below: the
+# log-probability per token of what each width finds, against real text and a sample:
 
 # %%
 def logprob(ids, start):
@@ -214,16 +215,78 @@ plt.ylabel("log-probability per token")
 plt.title("beam search finds likelier text than real text is")
 plt.legend()
 plt.show()
-for w in widths:
-    print(f"width {w}: {tok.decode(beams[w][len(prompt_ids):])!r}")
+for w, lp in zip(widths, beam_lp):
+    print(f"width {w}: {lp:.3f} nats/token  {tok.decode(beams[w][len(prompt_ids):])!r}")
+human_lp = logprob(human, len(prompt_ids)) / N_BEAM
+sample_lp = logprob(samp, len(prompt_ids)) / N_BEAM
+print(f"real text: {human_lp:.3f}, sampled at T = 1: {sample_lp:.3f} nats/token")
+best_width = widths[int(np.argmax(beam_lp))]
+print(f"the likeliest continuation came from width {best_width}; "
+      f"the widths in increasing order {'do' if beam_lp == sorted(beam_lp) else 'do NOT'} "
+      f"give increasing log-probabilities")
 assert beams[1] == S.generate(model, prompt_ids, N_BEAM, temperature=0, use_cache=False)
+if not lmlib.FAST:
+    assert min(beam_lp) > human_lp + 0.1      # every width finds likelier text than real text
+    assert max(beam_lp) > sample_lp + 0.2     # the best beam is far likelier than a sample
+    assert max(beam_lp[1:]) > beam_lp[0]      # some wider beam beats greedy
 
 # %% [markdown]
-# Real text is *less* likely, token by token, than what beam search finds: people do not
-# write the most probable next word, they write something informative. Maximising
-# likelihood gives bland, repetitive text (Holtzman et al., 2020, "The Curious Case of
-# Neural Text Degeneration"). Beam search shines where there is one right answer
+# Real text is *less* likely, token by token, than what beam search finds at any width:
+# people do not write the most probable next word, they write something informative.
+# Maximising likelihood gives bland, repetitive text (Holtzman et al., 2020, "The Curious
+# Case of Neural Text Degeneration"). Beam search shines where there is one right answer
 # (translation, speech recognition); for open text we **sample**.
+#
+# A wider beam is not guaranteed to find a likelier text: beam search throws away every
+# partial sequence outside its current top `beam_width`, and a wider beam keeps *different*
+# partial sequences, which can lead somewhere worse. The gap between what a search returns
+# and the truly most likely text is called **search error**; only an exhaustive search
+# (65^80 sequences here) would be free of it. Read the printout above: whether the widths
+# line up in order depends on the prompt.
+#
+# ### A stop token, and length normalisation
+#
+# So far every beam ran for exactly `N_BEAM` tokens. Real decoders stop at an end token
+# (here: the end of the line, `"\n"`), so the hypotheses that finish have **different
+# lengths**, and comparing them by total log-probability is unfair: every token adds a
+# negative log-probability, so the total favours short hypotheses. **Length
+# normalisation** divides the total by `n_new ** alpha` (`length_penalty` in lmlib and
+# Hugging Face): `alpha = 0` is the raw total, `alpha = 1` the mean per token. Here are the
+# finished hypotheses of one search (width 8, stop at a newline), their raw totals, and
+# which one each `alpha` picks:
+
+# %%
+NL = tok.stoi["\n"]
+hyps = S.beam_search(model, prompt_ids, 8, 40 if lmlib.FAST else 60, length_penalty=1.0,
+                     stop_ids=[NL], return_all=True)
+n_new = np.array([len(h) - len(prompt_ids) for h, _ in hyps])
+total = np.array([score * n for (_, score), n in zip(hyps, n_new)])   # undo the / n_new
+alphas = [0.0, 0.5, 1.0, 2.0]
+picked = {a: int(np.argmax(total / n_new ** a)) for a in alphas}
+fig, ax = plt.subplots(figsize=(7, 3.8))
+ax.scatter(n_new, total, color="gray", label="finished hypotheses")
+for a, m in zip(alphas, "os^D"):
+    i = picked[a]
+    ax.scatter(n_new[i], total[i], s=140, marker=m, facecolors="none", edgecolors=f"C{alphas.index(a)}",
+               linewidths=2, label=f"picked with alpha = {a}")
+ax.set_xlabel("new tokens (the stop token included)")
+ax.set_ylabel("total log-probability")
+ax.set_title("length normalisation decides between short and long hypotheses")
+ax.legend(fontsize=8)
+plt.show()
+for a in alphas:
+    i = picked[a]
+    print(f"alpha = {a}: {n_new[i]:2d} tokens, total {total[i]:7.2f}  "
+          f"{tok.decode(hyps[i][0][len(prompt_ids):])!r}")
+lengths_picked = [n_new[picked[a]] for a in alphas]
+assert lengths_picked == sorted(lengths_picked)   # a larger alpha never picks a shorter one
+if not lmlib.FAST:
+    assert len(set(n_new)) > 1 and lengths_picked[0] < lengths_picked[-1]
+
+# %% [markdown]
+# With `alpha = 0` the search prefers the hypothesis that stops soonest; raising `alpha`
+# lets longer ones win (for a fixed set of hypotheses the picked length can only grow with
+# `alpha`, which the cell asserts). Hugging Face's default is `length_penalty=1.0`.
 
 # %% [markdown]
 # ## 4. Sampling and the temperature
@@ -364,25 +427,34 @@ assert n_kept["peaked", "top_p"] <= n_kept["flat", "top_p"]
 # %% [markdown]
 # Top-k keeps five tokens on both, too many for the peaked case and maybe too few for the
 # flat one; top-p and min-p adapt to the shape. On ties: top-k keeps every token tied with
-# the k-th; top-p ranks equal logits by id (see the `lmlib.sampling` docstring), exactly as
-# Hugging Face's logits warpers do.
+# the k-th, as Hugging Face does; lmlib's top-p ranks equal logits by id (a stable sort, see
+# the `lmlib.sampling` docstring), while Hugging Face's sort is not stable, so which of
+# several equal logits it keeps at the boundary is unspecified. Without ties the two agree.
 #
 # ## 6. The repetition penalty
 #
-# The CTRL paper's rule (Keskar et al., 2019): for every token that already occurred,
-# divide its logit by `penalty` if it is positive and multiply it if negative, so that the
-# token becomes less likely either way.
+# The CTRL paper (Keskar et al., 2019) discourages repeats by dividing the logit of every
+# token that already occurred by a `penalty > 1`. That only works for positive logits: a
+# negative logit divided by the penalty moves *up*, towards 0, and the token becomes *more*
+# likely. Hugging Face's `RepetitionPenaltyLogitsProcessor` fixes the sign: divide a
+# positive logit, **multiply** a negative one. `lmlib.sampling.repetition_penalty` follows
+# Hugging Face (you write it yourself in the exercises). Two tokens that already occurred,
+# one with a positive and one with a negative logit:
 
 # %%
-def my_repetition_penalty(z, previous, penalty):
-    z = z.copy()
-    for t in set(previous):
-        z[t] = z[t] / penalty if z[t] > 0 else z[t] * penalty
-    return z
+demo = np.array([2.0, -2.0, 0.0, 1.0])      # tokens 0 and 1 occurred before
+ctrl = demo.copy()
+ctrl[[0, 1]] /= 1.3                          # CTRL: divide, whatever the sign
+hf = S.repetition_penalty(demo, [0, 1], 1.3)
+for name, row in (("no penalty", demo), ("CTRL's rule", ctrl), ("sign-aware", hf)):
+    print(f"{name:12s} P(token 0) = {S.softmax(row)[0]:.3f}   P(token 1) = {S.softmax(row)[1]:.3f}")
+assert S.softmax(ctrl)[1] > S.softmax(demo)[1] > S.softmax(hf)[1]
 
+# %% [markdown]
+# Under CTRL's rule the repeated token 1 became *more* likely; under the sign-aware rule
+# both repeated tokens lose probability. The penalty on greedy decoding:
 
-np.testing.assert_allclose(my_repetition_penalty(z, greedy_ids, 1.3),
-                           S.repetition_penalty(z, greedy_ids, 1.3))
+# %%
 penalised = S.generate(model, prompt_ids, N_GREEDY, temperature=0, repetition_penalty=1.3)
 print(tok.decode(penalised))
 print(f"distinct 4-grams: greedy {S.distinct_n(greedy_ids[len(prompt_ids):], 4):.2f}, "
@@ -433,14 +505,24 @@ ax2.set_xlabel("diversity (distinct-8)")
 ax2.set_ylabel("loss on own samples")
 ax2.set_title("the trade-off: more variety costs plausibility")
 plt.show()
+real = statistics.mean(own_loss(list(val_ids[i:i + len(prompt_ids) + length]), len(prompt_ids))
+                       for i in range(0, n_samples * 5000, 5000))
+at_1 = quality[temps.index(1.0)]
+print(f"the model's loss on its own samples at T = 1: {at_1:.3f} nats/token; "
+      f"on real text (val, same lengths): {real:.3f}")
 if not lmlib.FAST:
     assert quality[0] < quality[-1] and diversity[0] < diversity[-1]
+    assert at_1 < real - 0.1  # its own samples are likelier to it than real text
 
 # %% [markdown]
-# At T = 1 the model's loss on its own samples is about its loss on real text (it samples
-# from what it believes); lower temperatures give text it finds more likely than real text,
-# higher ones text it finds less likely. A common choice for this model: T ≈ 0.8 with top-p
-# 0.9 or min-p 0.05.
+# Even at T = 1 the model's loss on its own samples is *below* its loss on real text (the
+# cell prints both). That is expected: on its own samples the average loss estimates the
+# **entropy** of the model's distribution, on real text the **cross-entropy** between the
+# data and the model, which is that entropy's counterpart for the data plus the mismatch
+# between the two (a KL divergence). A perfect model would close the gap; ours does not.
+# Lower temperatures give text the model finds even more likely; higher ones, less likely.
+# In practice one starts a little below T = 1 and adds a top-p or min-p filter, then reads
+# the samples.
 #
 # ## 8. The KV cache
 #
@@ -518,12 +600,26 @@ assert cached == plain
 print(f"greedy, {n_same} tokens: the same text token for token with and without the cache")
 
 # %% [markdown]
-# Past `block_size` a model with learned positions cannot see further back; `generate` then
-# rebuilds the cache from the last `block_size // 2` tokens (a sliding window) instead of
-# recomputing the whole block at every step.
-#
-# **The speed-up**, measured against the generation length (median of a few runs; the
-# benchmark `python -m lmlib.bench decoding` measures the 500-token figure of the README):
+# That holds **within the context**. Past `block_size` a model with learned positions
+# cannot see further back: without the cache, `generate` re-runs the last `block_size`
+# tokens at every step (a window sliding by one token); with it, the cache cannot drop its
+# oldest position, so `generate` rebuilds it from the last `block_size // 2` tokens when it
+# is full. The two paths then see different contexts and may pick different tokens:
+
+# %%
+n_long = 150 if lmlib.FAST else 300
+long_cached = S.generate(model, prompt_ids, n_long, temperature=0, use_cache=True)
+long_plain = S.generate(model, prompt_ids, n_long, temperature=0, use_cache=False)
+differ = [i for i, (a, b) in enumerate(zip(long_cached, long_plain)) if a != b]
+first_diff = differ[0] - len(prompt_ids) if differ else None
+print(f"greedy, {n_long} new tokens: " + (f"the two paths differ from new token {first_diff} on"
+                                          if differ else "the same tokens"))
+assert not differ or differ[0] >= BLOCK  # never within the context
+
+# %% [markdown]
+# **The speed-up**, measured within the context (from a one-token prompt, up to
+# `block_size - 1` new tokens, so that both paths compute the same thing; median of a few
+# runs):
 
 # %%
 def seconds(n, use_cache, repeats):
@@ -535,7 +631,7 @@ def seconds(n, use_cache, repeats):
     return statistics.median(runs)
 
 
-lengths = [20, 60, 120] if lmlib.FAST else [50, 100, 200, 300, 500]
+lengths = [20, 60, 120] if lmlib.FAST else [16, 32, 64, 96, BLOCK - 1]
 repeats = 1 if lmlib.FAST else 3
 t_plain = [seconds(n, False, repeats) for n in lengths]
 t_cache = [seconds(n, True, repeats) for n in lengths]
@@ -546,19 +642,19 @@ ax1.set_xlabel("new tokens")
 ax1.set_ylabel("seconds")
 ax1.legend()
 ax2.plot(lengths, np.array(t_plain) / np.array(t_cache), "o-", color="C2")
-ax2.axvline(BLOCK, color="gray", ls=":", label="block size")
 ax2.set_xlabel("new tokens")
 ax2.set_ylabel("speed-up (×)")
-ax2.legend()
 fig.suptitle("generation time with and without the KV cache")
 plt.show()
-print(f"speed-up at {lengths[-1]} tokens: {t_plain[-1] / t_cache[-1]:.1f}x")
+speedup = t_plain[-1] / t_cache[-1]
+print(f"speed-up at {lengths[-1]} tokens: {speedup:.1f}x (at {lengths[0]}: "
+      f"{t_plain[0] / t_cache[0]:.1f}x)")
 if not lmlib.FAST:
-    assert t_plain[-1] / t_cache[-1] > 2
+    assert speedup > 1.5 and speedup > t_plain[0] / t_cache[0]
 
 # %% [markdown]
-# The gain grows with the length: without the cache every step costs a whole context;
-# with it, one position (plus attention over the stored keys). For big models on a GPU the
+# The gain grows with the length (asserted above): without the cache every step costs a
+# whole context; with it, one position (plus attention over the stored keys). For big models on a GPU the
 # cache is what makes chat-length generation affordable; its price is memory,
 # `2 × layers × positions × channels` numbers per sequence.
 #
@@ -593,15 +689,21 @@ plt.show()
 # ## Summary
 #
 # - Greedy decoding takes the argmax and falls into loops; beam search finds text the model
-#   finds likelier than real text, which is exactly the problem for open text.
+#   finds likelier than real text, which is exactly the problem for open text. A wider beam
+#   is not always better (search error); with a stop token, length normalisation decides
+#   between short and long hypotheses.
 # - Sampling draws from the distribution. The temperature divides the logits (not the
 #   probabilities); T → 0 is greedy, large T is uniform, and entropy grows with T.
 # - Top-k keeps a fixed number of tokens; top-p and min-p adapt to the distribution's
-#   shape. The repetition penalty (CTRL) makes seen tokens less likely, a blunt tool on
-#   characters.
-# - Quality and diversity pull against each other along the temperature.
+#   shape. The repetition penalty (CTRL's idea, Hugging Face's sign rule) makes seen tokens
+#   less likely, a blunt tool on characters.
+# - Quality and diversity pull against each other along the temperature; even at T = 1 the
+#   model finds its own samples likelier than real text (entropy against cross-entropy).
 # - The KV cache keeps each position's keys and values, so each new token costs one
-#   position instead of the whole context: the same tokens, several times faster.
+#   position instead of the whole context: within the context, the same tokens, faster;
+#   past `block_size` the cached path slides its window differently.
 #
-# **Exercises:** `exercises/09_decoding.ipynb`: temperature, top-k, top-p, the greedy loop,
-# and updating a KV cache for one step.
+# **Exercises** (`exercises/09_decoding.ipynb`): temperature (core, 10 min), top-k (core,
+# 10 min), top-p (core, 15 min), the greedy loop (core, 10 min), updating a KV cache for one
+# step (core, 20 min), the repetition penalty (core, 15 min), beam search with a stop token
+# and length normalisation (stretch, 45 min); three written questions.

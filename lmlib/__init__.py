@@ -19,7 +19,7 @@ __all__ = ["FAST", "setup", "get_device", "__version__", "save_checkpoint", "loa
            "load_pretrained"]
 
 # names served lazily from submodules, so that ``import lmlib`` stays cheap
-_LAZY = {"save_checkpoint": "lmlib.train", "load_checkpoint": "lmlib.train",
+_LAZY = {"save_checkpoint": "lmlib.checkpoint", "load_checkpoint": "lmlib.checkpoint",
          "load_pretrained": "lmlib.pretrained"}
 
 

@@ -187,13 +187,17 @@ def names():
     return tok, words[:n1], words[n1:n2], words[n2:]
 
 
-def names_stream(words, tokenizer: CharTokenizer | None = None) -> np.ndarray:
-    """One stream of ids for a list of names: ``.emma.olivia.`` -- one ``.`` (the boundary
-    token) between names and one at each end, as the n-gram models of chapter 01 read it."""
+def names_stream(words, tokenizer: CharTokenizer | None = None, pad: int = 1) -> np.ndarray:
+    """One stream of ids for a list of names: ``.emma.olivia.`` -- ``pad`` dots (the boundary
+    token) before each name and one at the end. An n-gram model of order n fitted on
+    ``pad = n - 1`` sees each name start from a context of dots only, as
+    ``lmlib.scoring.score`` reads names (``..emma..olivia.`` for a trigram)."""
     if isinstance(words, str):
         raise TypeError("words must be a list of names, not one string")
+    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 1:
+        raise ValueError(f"pad must be an int >= 1, got {pad!r}")
     tokenizer = tokenizer or names()[0]
-    return tokenizer.encode("." + ".".join(words) + ".")
+    return tokenizer.encode("".join("." * pad + w for w in words) + ".")
 
 
 def get_batch(ids, batch_size: int, block_size: int, rng: np.random.Generator):
@@ -215,3 +219,10 @@ def get_batch(ids, batch_size: int, block_size: int, rng: np.random.Generator):
     starts = rng.integers(0, len(ids) - block_size, size=batch_size)
     offsets = starts[:, None] + np.arange(block_size)
     return ids[offsets].astype(np.int64), ids[offsets + 1].astype(np.int64)
+
+
+def names_streams():
+    """names.txt as token streams for the trainer: every split's names joined by ``.``
+    (``.emma.olivia.ava.``), so a window always sees boundaries to condition on."""
+    tok, tr, dev, te = names()
+    return tok, *(names_stream(words, tok) for words in (tr, dev, te))

@@ -1,34 +1,41 @@
 """The course's own pre-trained models, shipped inside lmlib (no download).
 
-    model, tok = load_pretrained("shakespeare-gpt")
-    print(tok.decode(model.generate(torch.tensor([tok.encode("ROMEO:")]), 200)[0]))
+    model, tok = lmlib.load_pretrained("shakespeare-gpt")
+    print(tok.decode(lmlib.sampling.generate(model, tok.encode("ROMEO:"), 200)))
+
+Each is a checkpoint in ``lmlib/assets`` written by :func:`lmlib.checkpoint.save_checkpoint`;
+the model's class and config come from its metadata, and the character tokenizer is rebuilt
+from the vocabulary stored with it (``extra["itos"]``). For the metadata itself (training
+step, validation loss), read the file with :func:`lmlib.checkpoint.load_checkpoint`.
 """
 
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
 
 __all__ = ["PRETRAINED", "load_pretrained"]
 
-# name -> (module with a load_pretrained(path=None) -> (model, extra) function)
-PRETRAINED = {
-    "shakespeare-gpt": "lmlib.models.gpt",
-    "shakespeare-lstm": "lmlib.models.lstm",
+_ASSETS = Path(__file__).resolve().parent / "assets"
+
+PRETRAINED: dict[str, Path] = {
+    "shakespeare-gpt": _ASSETS / "gpt_shakespeare.safetensors",          # chapter 07
+    "shakespeare-lstm": _ASSETS / "lstm_shakespeare.safetensors",        # chapter 04
+    "shakespeare-attention": _ASSETS / "attention_lm.safetensors",       # chapter 05
 }
+"""name -> checkpoint file. The names are those of the training presets
+(:data:`lmlib.train.PRESETS`) that made them."""
 
 
 def load_pretrained(name: str = "shakespeare-gpt"):
-    """``(model, tokenizer)`` of a shipped model, in eval mode. The character tokenizer is
-    rebuilt from the vocabulary stored in the checkpoint, so no corpus is needed."""
+    """``(model, tokenizer)`` of the shipped model ``name`` (see :data:`PRETRAINED`), the
+    model in eval mode. The file is read once."""
+    from lmlib.checkpoint import load_checkpoint
     from lmlib.data import CharTokenizer
 
     if name not in PRETRAINED:
         raise ValueError(f"unknown pre-trained model {name!r}; choose one of {sorted(PRETRAINED)}")
-    try:
-        module = importlib.import_module(PRETRAINED[name])
-    except ImportError as err:
-        raise ValueError(f"{name!r} needs {PRETRAINED[name]}, which this lmlib lacks") from err
-    model, extra = module.load_pretrained()
+    path = PRETRAINED[name]
+    model, extra = load_checkpoint(path)
     if "itos" not in extra:
-        raise ValueError(f"the {name!r} checkpoint does not store its vocabulary (extra['itos'])")
-    return model, CharTokenizer("".join(extra["itos"]))
+        raise ValueError(f"{path} does not store its vocabulary (extra['itos'])")
+    return model.eval(), CharTokenizer("".join(extra["itos"]))

@@ -8,8 +8,9 @@ The pipeline of :func:`sample`, in this order (the order of Hugging Face's warpe
     logits --temperature--> logits / T --top-k--> --top-p--> --min-p--> softmax --> draw
 
 Filtered entries become ``-inf`` (probability exactly 0). The most likely token is never
-filtered (on a tie for the top, at least one of the tied tokens survives). The tie rules, the same as Hugging Face's ``TopKLogitsWarper``,
-``TopPLogitsWarper`` and ``MinPLogitsWarper`` (with ``min_tokens_to_keep=1``):
+filtered (on a tie for the top, at least one of the tied tokens survives). The rules are
+those of Hugging Face's ``TopKLogitsWarper``, ``TopPLogitsWarper`` and ``MinPLogitsWarper``
+(with ``min_tokens_to_keep=1``); only the order among EQUAL logits in top-p is lmlib's own:
 
 - **top-k** keeps every token whose logit is ``>=`` the k-th largest logit. Tokens tied
   with the k-th one are all kept, so more than ``k`` tokens can survive.
@@ -18,7 +19,9 @@ filtered (on a tie for the top, at least one of the tied tokens survives). The t
   when the probability of it plus every token before it is ``<= 1 - p``. Equivalently, a
   token is kept when the tokens ranked above it hold less than ``p``: the smallest set of
   top tokens whose mass reaches ``p``. Among tied tokens at the boundary, the higher
-  indices are kept first. ``p = 1`` keeps everything (Hugging Face adds no warper then).
+  indices are kept first. (Hugging Face sorts with ``torch.sort``, which is not stable,
+  so which of several equal logits it keeps at the boundary is unspecified; without ties
+  the two agree.) ``p = 1`` keeps everything (Hugging Face adds no warper then).
 - **min-p** keeps every token whose probability is ``>= p * (largest probability)``.
 
 Decoding a whole text: :func:`generate` (greedy or sampled, with a KV cache when the model
@@ -175,10 +178,11 @@ def top_p_filter(logits, p: float):
     """Nucleus filtering: keep the smallest set of most likely tokens whose probability
     reaches ``p`` (``0 < p <= 1``); the others become ``-inf``.
 
-    Rule (Hugging Face's ``TopPLogitsWarper``): sort the logits ascending with a stable
-    sort, take the cumulative softmax, remove the entries whose cumulative probability is
-    ``<= 1 - p``; the most likely token is always kept. Among equal logits the lower index
-    is removed first. ``p = 1`` keeps every token.
+    Rule (Hugging Face's ``TopPLogitsWarper``): sort the logits ascending, take the
+    cumulative softmax, remove the entries whose cumulative probability is ``<= 1 - p``;
+    the most likely token is always kept. lmlib's sort is stable, so among equal logits the
+    lower index is removed first (Hugging Face's sort is not stable: on such ties its
+    choice is unspecified). ``p = 1`` keeps every token.
     """
     logits = _as_logits(logits)
     p = _check_p(p)
@@ -219,9 +223,11 @@ def min_p_filter(logits, p: float):
 
 
 def repetition_penalty(logits, previous_ids, penalty: float):
-    """The CTRL repetition penalty: for every token id in ``previous_ids``, divide its logit
-    by ``penalty`` when positive and multiply it when negative (each token once, however
-    often it occurred), which makes the token less likely for ``penalty > 1``.
+    """The repetition penalty with Hugging Face's sign rule: for every token id in
+    ``previous_ids``, divide its logit by ``penalty`` when positive and multiply it when
+    negative (each token once, however often it occurred), which makes the token less
+    likely for ``penalty > 1``. (The CTRL paper, Keskar et al. 2019, divides the logit
+    whatever its sign, which makes a token with a negative logit MORE likely.)
 
     ``previous_ids``: a 1-D sequence of ids, applied to every row of ``logits``, or an
     array of shape ``logits.shape[:-1] + (n,)`` with one list per row.
@@ -468,7 +474,7 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
             the model sees its last ``block_size`` tokens (the output still starts with the
             whole prompt).
         temperature, top_k, top_p, min_p: as in :func:`sample`; ``temperature=0`` is greedy.
-        repetition_penalty: the CTRL penalty (see :func:`repetition_penalty`) over every
+        repetition_penalty: the repetition penalty (see :func:`repetition_penalty`) over every
             token of the sequence so far, or ``None``.
         stop_ids: generation ends right after one of these tokens (which is included).
         seed: an int makes the draws repeatable (its own ``torch.Generator``); ``None``

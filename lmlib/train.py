@@ -50,7 +50,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,12 +57,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from lmlib.checkpoint import (
+    _model_config,
+    _unique_state,
+    atomic_save,
+    load_state_dict_file,
+    read_safetensors,
+    save_checkpoint,
+    state_path,
+)
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
            "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
-           "estimate_loss", "evaluate", "token_losses", "save_checkpoint", "load_checkpoint",
-           "load_state_dict_file", "state_path", "export_checkpoint", "PRESETS"]
+           "estimate_loss", "PRESETS"]
 
 
 # --------------------------------------------------------------------------------------
@@ -246,230 +253,6 @@ def estimate_loss(model: nn.Module, batches: list, device=None) -> float:
         losses.append(float(model(x, y)[1]))
     model.train(was_training)
     return float(np.mean(losses))
-
-
-@torch.no_grad()
-def token_losses(model: nn.Module, ids, block_size: int, batch_size: int = 32,
-                 stride: int | None = None) -> np.ndarray:
-    """The loss (negative log-probability, nats) of every token ``ids[1:]`` given the tokens
-    before it, read through windows of ``block_size`` tokens. Returns shape
-    ``(len(ids) - 1,)``; entry ``t`` scores ``ids[t + 1]``.
-
-    ``stride=None`` cuts ``ids`` into consecutive windows, each starting with an empty
-    context. A smaller ``stride`` slides the window by ``stride`` tokens and scores only the
-    ``stride`` newest positions of each window, so that (after the first window) every token
-    sees at least ``block_size - stride`` tokens of context, at ``block_size / stride`` times
-    the cost.
-    """
-    ids = _check_ids(ids, "ids", 2)
-    for name, value in (("block_size", block_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    stride = block_size if stride is None else stride
-    if isinstance(stride, bool) or not isinstance(stride, int) or not 1 <= stride <= block_size:
-        raise ValueError(f"stride must be an int in [1, block_size={block_size}], got {stride!r}")
-    device = next(model.parameters()).device
-    n = len(ids) - 1
-    windows = []  # (start, length, first scored offset in the window)
-    start, scored = 0, 0
-    while scored < n:
-        length = min(block_size, n - start)
-        windows.append((start, length, scored - start))
-        scored = start + length
-        start += stride
-    out = np.full(n, np.nan)
-    was_training = model.training
-    model.eval()
-    for i in range(0, len(windows), batch_size):
-        chunk = windows[i:i + batch_size]
-        for length in sorted({ln for _, ln, _ in chunk}):  # the last window may be shorter
-            group = [(s, f) for s, ln, f in chunk if ln == length]
-            offsets = np.array([s for s, _ in group])[:, None] + np.arange(length)
-            x = torch.as_tensor(ids[offsets], device=device)
-            y = torch.as_tensor(ids[offsets + 1], device=device)
-            logits = model(x)[0].float()
-            nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1),
-                                  reduction="none").reshape(len(group), length).cpu().numpy()
-            for row, (s, first) in enumerate(group):
-                out[s + first:s + length] = nll[row, first:]
-    model.train(was_training)
-    return out
-
-
-def evaluate(model: nn.Module, ids, block_size: int, batch_size: int = 32,
-             stride: int | None = None) -> float:
-    """Mean loss per token over a WHOLE split (e.g. all of val): the mean of
-    :func:`token_losses`, every token predicted exactly once. With ``stride=None`` each
-    window starts with an empty context (a little pessimistic for its first positions);
-    ``stride=block_size // 2`` gives every token at least half a window of context."""
-    return float(token_losses(model, ids, block_size, batch_size, stride).mean())
-
-
-# --------------------------------------------------------------------------------------
-# checkpoints (safetensors + JSON metadata; atomic writes)
-# --------------------------------------------------------------------------------------
-
-def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    """Write ``tensors`` to ``path`` through a temp file in the same folder and os.replace,
-    so that a crash mid-write never leaves a half-written checkpoint behind."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp,
-                  metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-
-
-def _unique_state(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """The model's state dict without duplicates of tied tensors, and alias -> kept name."""
-    tensors, aliases, seen = {}, {}, {}
-    for name, t in model.state_dict().items():
-        key = (t.data_ptr(), t.shape, t.dtype) if t.numel() else None
-        if key is not None and key in seen:
-            aliases[name] = seen[key]
-            continue
-        if key is not None:
-            seen[key] = name
-        tensors[name] = t
-    return tensors, aliases
-
-
-def _model_config(model: nn.Module) -> dict | None:
-    config = getattr(model, "config", None)
-    if config is not None and dataclasses.is_dataclass(config):
-        return dataclasses.asdict(config)
-    return None
-
-
-def save_checkpoint(model: nn.Module, path, *, dtype: torch.dtype | None = None,
-                    extra: dict | None = None) -> Path:
-    """Save ``model``'s weights to ``path`` (safetensors, atomically).
-
-    The metadata holds the model's class name, its config as JSON (when ``model.config`` is a
-    dataclass) and ``extra`` (JSON-able values, e.g. the step, the val loss, a vocabulary).
-    ``dtype=torch.float16`` halves the file; loading converts back to the model's dtype.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    tensors, aliases = _unique_state(model)
-    if dtype is not None:
-        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
-    config = _model_config(model)
-    metadata = {
-        "format": "lmlib-checkpoint-1",
-        "model_class": type(model).__name__,
-        "config_class": type(model.config).__name__ if config is not None else "",
-        "config": json.dumps(config),
-        "tied": json.dumps(aliases),
-        "extra": json.dumps(extra or {}),
-    }
-    path = Path(path)
-    _atomic_save(tensors, path, metadata)
-    return path
-
-
-def _read_safetensors(path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not a readable safetensors checkpoint "
-                         f"(corrupted or truncated?): {err}") from err
-    return tensors, metadata
-
-
-def load_state_dict_file(model: nn.Module, path, *, prefix: str = "",
-                         ignore: tuple[str, ...] = ()) -> dict[str, str]:
-    """Load tensors saved by :func:`save_checkpoint` into ``model``; return the metadata.
-
-    A config that differs from ``model.config`` (in a field not named in ``ignore``, such as
-    ``"dropout"``, which changes no tensor), a missing or unexpected tensor, or a tensor of
-    another shape is a ``ValueError`` naming the key (and the shapes).
-    """
-    tensors, metadata = _read_safetensors(path)
-    if prefix:
-        tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    saved = json.loads(metadata.get("config", "null") or "null")
-    mine = _model_config(model)
-    if saved is not None and mine is not None:
-        diff = {k: (saved.get(k), mine.get(k)) for k in sorted(set(saved) | set(mine))
-                if saved.get(k) != mine.get(k) and k not in ignore}
-    else:
-        diff = {}
-    if diff:
-        raise ValueError(f"{path} was saved for another config; differences "
-                         f"(checkpoint, model): {diff}")
-    own, aliases = _unique_state(model)
-    for key, target in own.items():
-        if key not in tensors:
-            raise ValueError(f"{path} has no tensor {key!r} (the model needs shape "
-                             f"{tuple(target.shape)})")
-        if tuple(tensors[key].shape) != tuple(target.shape):
-            raise ValueError(f"tensor {key!r} in {path} has shape {tuple(tensors[key].shape)}, "
-                             f"the model needs {tuple(target.shape)}")
-    unexpected = sorted(set(tensors) - set(own) - set(aliases))
-    if unexpected:
-        raise ValueError(f"{path} has tensors the model does not: {unexpected[:5]}")
-    with torch.no_grad():
-        for key, target in own.items():
-            target.copy_(tensors[key].to(target.dtype))
-    return metadata
-
-
-def load_checkpoint(path, model: nn.Module | None = None):
-    """Load a checkpoint written by :func:`save_checkpoint`; returns ``(model, extra)``.
-
-    Without ``model``, the model is built from the metadata: its class and config class
-    are looked up in :mod:`lmlib.models` (e.g. ``GPT`` with ``GPTConfig``).
-    """
-    if model is None:
-        _, metadata = _read_safetensors(path)
-        import lmlib.models as models
-
-        try:
-            model_cls = getattr(models, metadata["model_class"])
-            config_cls = getattr(models, metadata["config_class"])
-            config = config_cls(**json.loads(metadata["config"]))
-        except (KeyError, AttributeError, TypeError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path} does not say which lmlib.models class to build "
-                             f"({err}); pass the model to load into") from err
-        model = model_cls(config)
-    metadata = load_state_dict_file(model, path)
-    return model, json.loads(metadata.get("extra", "{}") or "{}")
-
-
-def export_checkpoint(src, dst, *, dtype: torch.dtype | None = torch.float16,
-                      extra: dict | None = None) -> Path:
-    """Copy the model checkpoint ``src`` to ``dst`` (e.g. to ship it), stored in ``dtype``
-    (half precision by default: half the bytes), with ``extra`` merged into its metadata."""
-    model, old = load_checkpoint(src)
-    return save_checkpoint(model, dst, dtype=dtype, extra=dict(old, **(extra or {})))
-
-
-def state_path(checkpoint) -> Path:
-    """Where the resumable training state of ``checkpoint`` lives: ``x.safetensors`` ->
-    ``x.state.safetensors``."""
-    p = Path(checkpoint)
-    stem = p.name[:-len(".safetensors")] if p.name.endswith(".safetensors") else p.name
-    return p.with_name(stem + ".state.safetensors")
 
 
 # --------------------------------------------------------------------------------------
@@ -712,11 +495,11 @@ class Trainer:
             "history": json.dumps(self.history.to_dict()),
             "rng.numpy": json.dumps(self.rng.bit_generator.state),
         }
-        _atomic_save(tensors, state_path(self.checkpoint), metadata)
+        atomic_save(tensors, state_path(self.checkpoint), metadata)
 
     def load_state(self, path=None) -> None:
         path = Path(path) if path is not None else state_path(self.checkpoint)
-        tensors, metadata = _read_safetensors(path)
+        tensors, metadata = read_safetensors(path)
         if metadata.get("format") != "lmlib-train-state-1":
             raise ValueError(f"{path} is not an lmlib training state")
         saved = json.loads(metadata["train_config"])
@@ -882,6 +665,20 @@ PRESETS: dict[str, dict] = {
         train=dict(steps=4000, batch_size=16, block_size=64, lr=2e-3, min_lr=2e-4, warmup=100,
                    eval_interval=500, eval_batches=20)),
     # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
+    # the shipped LSTM (lmlib/assets/lstm_shakespeare.safetensors, chapter 04)
+    "shakespeare-lstm": dict(
+        kind="lstm",
+        model=dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0),
+        train=dict(steps=2000, batch_size=32, block_size=128, lr=3e-3, min_lr=3e-4, warmup=100,
+                   weight_decay=0.1, grad_clip=1.0, eval_interval=100, eval_batches=20,
+                   seed=0)),
+    # chapter 04's LSTM on names.txt (the splits joined into streams by data.names_streams)
+    "names-lstm": dict(
+        kind="lstm", data="names",
+        model=dict(n_embd=48, hidden_size=256, n_layers=1, dropout=0.1),
+        train=dict(steps=3000, batch_size=32, block_size=32, lr=3e-3, min_lr=1e-4, warmup=100,
+                   weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_batches=20,
+                   seed=0)),
     "shakespeare-gpt": dict(
         model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
         train=dict(steps=10000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
@@ -899,7 +696,7 @@ def _parse_value(text: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lmlib.train",
-        description="Train a GPT on Tiny Shakespeare with the course trainer (resumable).")
+        description="Train a preset model (GPT or LSTM) with the course trainer (resumable).")
     parser.add_argument("--preset", default="shakespeare-gpt", choices=sorted(PRESETS))
     parser.add_argument("--checkpoint", required=True, help="where the best model is kept")
     parser.add_argument("--resume", action="store_true", help="continue from the saved state")
@@ -917,8 +714,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import lmlib
-    from lmlib.data import shakespeare
+    from lmlib.data import names_streams, shakespeare
     from lmlib.models.gpt import GPT, GPTConfig
+    from lmlib.models.lstm import LSTMLM
 
     lmlib.setup(quiet=True)
     preset = PRESETS[args.preset]
@@ -931,9 +729,15 @@ def main(argv=None) -> int:
             mkw[key[len("model."):]] = _parse_value(value)
         else:
             tkw[key] = _parse_value(value)
-    tok, train_ids, val_ids = shakespeare()
+    if preset.get("data", "shakespeare") == "names":
+        tok, train_ids, val_ids, _ = names_streams()
+    else:
+        tok, train_ids, val_ids = shakespeare()
     try:
-        model = GPT(GPTConfig(vocab_size=tok.vocab_size, **mkw))
+        if preset.get("kind", "gpt") == "lstm":
+            model = LSTMLM(tok.vocab_size, **mkw)
+        else:
+            model = GPT(GPTConfig(vocab_size=tok.vocab_size, **mkw))
         config = TrainConfig(**tkw)
     except (TypeError, ValueError) as err:
         parser.error(str(err))

@@ -3,14 +3,14 @@ by Playwright. Any chapter's browser test can use them:
 
     from browser_utils import chromium_or_skip, jupyter_lab, open_and_run_all
 
-The work is done by :mod:`lmlib.browser` (also used by ``python -m lmlib.figures``); this
+The work is done by :mod:`coursekit.browser` (also used by ``python -m coursekit.figures``); this
 module adds what only tests need:
 
 - :func:`chromium_or_skip`: the Chromium executable; missing, a failure under CI
   (``CI=true``) and a skip with the reason elsewhere;
 - ``ROOT`` (the repository) and ``SHOTS`` (``build/screenshots``, where tests save pictures).
 
-:func:`jupyter_lab` and :func:`open_and_run_all` raise ``lmlib.browser.BrowserError``, which
+:func:`jupyter_lab` and :func:`open_and_run_all` raise ``coursekit.browser.BrowserError``, which
 fails the test with the JupyterLab log or the cell's traceback.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from lmlib.browser import (
+from coursekit.browser import (
     CHROMIUM_ARGS,
     ChromiumMissing,
     find_chromium,

@@ -35,7 +35,7 @@ def _has_marker(marker: str) -> bool:
 def stages() -> list[tuple[str, list[list[str]]]]:
     pytest = [PY, "-m", "pytest", "-p", "no:cacheprovider"]
     workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
-    ruff_targets = ["lmlib", "tests", "conftest.py"] + sorted(
+    ruff_targets = ["lmlib", "coursekit", "tests", "conftest.py"] + sorted(
         glob.glob("chapters/*.py") + glob.glob("solutions/*.py"))
     plan = [
         ("unit tests", [pytest + ["-q", *workers, "-m",

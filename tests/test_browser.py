@@ -21,7 +21,7 @@ from browser_utils import (
     open_and_run_all,
 )
 
-from lmlib.colab import BADGE_IMAGE
+from coursekit.colab import BADGE_IMAGE
 
 NOTEBOOK = ROOT / "chapters" / "05_attention.ipynb"
 FAILURES = ROOT / "build" / "browser_failures"   # screenshots taken when the test fails

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lmlib import colab
-from lmlib.exercises import generate_notebook
+from coursekit import colab
+from coursekit.exercises import generate_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"

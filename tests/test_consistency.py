@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from lmlib.exercises import generate_notebook
+from coursekit.exercises import generate_notebook
 
 try:
     import tomllib
@@ -80,22 +80,46 @@ def _name_and_spec(requirement: str) -> tuple[str, str]:
     return m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
 
 
-def test_environment_yml_agrees_with_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    wanted = dict(_name_and_spec(r) for r in project["dependencies"]
-                  + project["optional-dependencies"]["dev"] if "python_version" not in r)
-    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+def _pins() -> dict[str, str]:
+    return dict(_name_and_spec(line) for line in
+                (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.startswith("#"))
+
+
+def _conda_env(path) -> tuple[dict, list[str]]:
+    """``(pip requirements by name, other pip lines)`` of a conda environment file, which
+    must hold Python and pip from conda-forge and everything else under ``pip:``."""
+    env = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert env["channels"] == ["conda-forge", "nodefaults"]
-    found = {}
-    for dep in env["dependencies"]:
-        if isinstance(dep, dict):
-            found.update(_name_and_spec(r) for r in dep["pip"])
-            continue
-        name, spec = _name_and_spec(dep)
-        if name in ("python", "pip"):
-            continue
-        found[CONDA_TO_PYPI.get(name, name)] = spec
-    assert found == wanted
+    conda = [d for d in env["dependencies"] if not isinstance(d, dict)]
+    assert conda == ["python=3.11", "pip"], f"{path.name}: only python and pip come from conda"
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    options = [line for line in pip if line.startswith("-")]
+    found = dict(_name_and_spec(r) for r in pip if not r.startswith("-"))
+    return found, options
+
+
+def _project_names(extra: bool) -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    reqs = project["dependencies"] + (project["optional-dependencies"]["dev"] if extra else [])
+    return {_name_and_spec(r)[0] for r in reqs if "python_version" not in r}
+
+
+@pytest.mark.parametrize("path, dev", [("environment.yml", True),
+                                       ("binder/environment.yml", False)])
+def test_conda_environments_pin_what_ci_tests(path, dev):
+    """environment.yml (everything, dev included) and binder/environment.yml (what a
+    student needs: no nbgrader, tests or browser) pin exactly constraints.txt's versions,
+    torch as its CPU build."""
+    found, options = _conda_env(ROOT / path)
+    assert set(found) == _project_names(dev), f"{path}: not the packages of pyproject.toml"
+    pins = _pins()
+    for name, spec in found.items():
+        want = pins[name] + ("+cpu" if name == "torch" else "")
+        assert spec == want, f"{path}: {name}{spec}, constraints.txt says {pins[name]}"
+    assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"]
+    if not dev:
+        assert not {"nbgrader", "pytest", "playwright", "ruff"} & set(found)
 
 
 def test_constraints_pin_every_dependency_and_torch_2_13():
@@ -111,9 +135,5 @@ def test_constraints_pin_every_dependency_and_torch_2_13():
     assert pins["torch"] == "==2.13.0"
 
 
-def test_binder_environment_matches_environment_yml():
-    main = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
-    binder = yaml.safe_load((ROOT / "binder" / "environment.yml").read_text(encoding="utf-8"))
-    assert binder["channels"] == main["channels"]
-    assert binder["dependencies"] == main["dependencies"]
+def test_binder_installs_the_course_without_dependencies():
     assert "pip install --no-deps -e ." in (ROOT / "binder" / "postBuild").read_text()

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from lmlib.train import TrainConfig, Trainer, load_checkpoint, resolve_amp, train
+from lmlib.checkpoint import load_checkpoint
+from lmlib.train import TrainConfig, Trainer, resolve_amp, train
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from lmlib.__main__ import main
+from coursekit.doctor import main
 
 
 def test_doctor_reports_versions_and_data(capsys, monkeypatch, tmp_path):
@@ -23,7 +23,7 @@ def test_doctor_flags_an_unavailable_device(capsys, monkeypatch):
 
 
 def test_usage_error_exits_2():
-    result = subprocess.run([sys.executable, "-m", "lmlib", "heal"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "coursekit", "heal"], capture_output=True, text=True)
     assert result.returncode == 2 and "usage" in result.stderr
 
 
@@ -37,3 +37,21 @@ def test_doctor_says_whether_widgets_are_interactive(capsys, monkeypatch):
     monkeypatch.setenv("LMLIB_WIDGETS", "sometimes")
     main(["doctor"])
     assert "widgets in notebooks: LMLIB_WIDGETS must be" in capsys.readouterr().out
+
+
+def test_doctor_checks_the_data_folder_and_the_corpora(capsys, monkeypatch, tmp_path):
+    from lmlib.data import CORPORA
+
+    monkeypatch.setenv("LMLIB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMLIB_DATA_DIR", str(tmp_path / "nowhere"))
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "nowhere (does not exist)" in out and "is not a folder" in out
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("LMLIB_DATA_DIR", str(data))
+    names = CORPORA["names"].filename
+    (data / names).write_text("abc")  # a 3-byte file is not the corpus
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert "sha256 MISMATCH" in out and f"{data / names} is not the expected file" in out

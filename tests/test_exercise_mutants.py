@@ -14,7 +14,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from mutants import Mutant
 
 pytestmark = pytest.mark.notebooks

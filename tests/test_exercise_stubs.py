@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lmlib.exercises.grade import cell_errors, execute, is_check_cell
+from coursekit.exercises.grade import cell_errors, execute, is_check_cell
 
 pytestmark = pytest.mark.notebooks
 

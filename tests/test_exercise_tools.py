@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from lmlib.exercises import MarkerError, clear_solutions, generate_folder, generate_notebook
-from lmlib.exercises.__main__ import main as cli
+from coursekit.exercises import MarkerError, clear_solutions, generate_folder, generate_notebook
+from coursekit.exercises.__main__ import main as cli
 
 
 def test_code_solution_becomes_an_indented_stub():
@@ -103,23 +103,23 @@ def test_grader_passes_solution_and_fails_stub(tmp_path, capsys):
     report = tmp_path / "grades.csv"
     assert cli(["grade", str(sub), "--csv", str(report)]) == 1
     out = capsys.readouterr().out
-    assert "AssertionError" in out and "1 passed, 1 failed" in out
+    assert "AssertionError" in out and "1 pass, 1 fail" in out
     rows = list(csv.DictReader(report.open(encoding="utf-8")))
     assert [(r["student"], r["exercise"], r["status"]) for r in rows] == [
-        ("alice", "add one", "pass"), ("bob", "add one", "FAIL")]
+        ("alice", "add one", "pass"), ("bob", "add one", "fail")]
 
 
 def test_grader_exit_2_on_unreadable_or_missing_notebook(tmp_path, capsys):
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{not json", encoding="utf-8")
     assert cli(["grade", str(bad)]) == 2
-    assert "not a readable notebook" in capsys.readouterr().err
+    assert "not a readable notebook" in capsys.readouterr().out
     assert cli(["grade", str(tmp_path / "missing.ipynb")]) == 2
     assert "missing.ipynb" in capsys.readouterr().err
 
 
 def test_usage_errors_exit_2():
-    result = subprocess.run([sys.executable, "-m", "lmlib.exercises", "frobnicate"],
+    result = subprocess.run([sys.executable, "-m", "coursekit.exercises", "frobnicate"],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr

@@ -1,4 +1,4 @@
-"""``python -m lmlib.figures`` (``make figures``): the results chart and its JSON carry the
+"""``python -m coursekit.figures`` (``make figures``): the results chart and its JSON carry the
 numbers the benchmarks compute, bad options are refused, and (browser-marked) the widget
 screenshots come out of a real JupyterLab.
 
@@ -14,9 +14,10 @@ from pathlib import Path
 import matplotlib.image
 import pytest
 
-from lmlib import figures
+from coursekit import figures
 from lmlib.data import shakespeare
 from lmlib.ngram import NGramLM
+from lmlib.scoring import score
 
 ROOT = Path(__file__).resolve().parent.parent
 CHEAP = ["uniform", "unigram", "bigram-add1", "5gram-addk", "6gram-kn", "7gram-mkn",
@@ -36,7 +37,7 @@ def cheap_results():
 
 @pytest.fixture(scope="module")
 def cli_out(tmp_path_factory, cheap_results):
-    """``python -m lmlib.figures --only results --out DIR`` with the cheap models only (their
+    """``python -m coursekit.figures --only results --out DIR`` with the cheap models only (their
     losses computed once, by the fixture above)."""
     out = tmp_path_factory.mktemp("figures")
     with pytest.MonkeyPatch.context() as mp:
@@ -50,16 +51,15 @@ def test_losses_are_what_the_benchmarks_compute(data, cheap_results):
     V = tok.vocab_size
     by_key = {r.key: r.loss for r in cheap_results}
     assert by_key["uniform"] == pytest.approx(math.log(V), abs=1e-12)
-    # the calls of lmlib.bench.ngram
+    # every row is lmlib.scoring.score, the course's one protocol
     expected = {"unigram": NGramLM(1, "mle"), "bigram-add1": NGramLM(2, "add-k", k=1.0),
                 "5gram-addk": NGramLM(5, "add-k", k=0.01), "6gram-kn": NGramLM(6, "kneser-ney"),
                 "7gram-mkn": NGramLM(7, "modified-kneser-ney")}
     for key, lm in expected.items():
-        assert by_key[key] == lm.fit(train, V).cross_entropy(val), key
-    # the call of lmlib.bench.attention
-    from lmlib.models.attention_lm import AttentionLM, evaluate
+        assert by_key[key] == score(lm.fit(train, V), val), key
+    from lmlib.models.attention_lm import AttentionLM
 
-    assert by_key["attention"] == evaluate(AttentionLM.load_pretrained(), val)
+    assert by_key["attention"] == score(AttentionLM.load_pretrained(), val)
     # the course's order, from worse to better n-grams
     ngrams = [r.loss for r in cheap_results if r.family == "n-gram"]
     assert ngrams == sorted(ngrams, reverse=True)
@@ -110,7 +110,7 @@ def test_bad_input_is_refused(tmp_path, capsys):
 
 
 def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("lmlib.browser.shutil.which", lambda name: None)
+    monkeypatch.setattr("coursekit.browser.shutil.which", lambda name: None)
     assert figures.main(["--only", "widgets", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "chromium is not installed" in err and "apt-get install" in err

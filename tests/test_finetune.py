@@ -17,7 +17,9 @@ from lmlib.finetune import (
     hidden_states,
     merge_lora,
     pool,
+    sft_batch,
     train_classifier,
+    train_sft,
     trainable_parameters,
 )
 from lmlib.models.gpt import GPT, GPTConfig
@@ -413,3 +415,42 @@ def test_speaker_ids_for_continued_pretraining():
         assert (line in train_text) != (line in val_text)  # each speech in one stream
     with pytest.raises(ValueError, match="speaker"):
         speaker_ids("JULIET", tok, text=SCRIPT)
+
+
+# ---------------------------------------------------------------------- instruction tuning
+
+def test_sft_batch_masks_the_prompt_and_the_padding():
+    x, y = sft_batch([([5, 6, 7], [8, 9]), ([1], [2, 3])])
+    assert x.tolist() == [[5, 6, 7, 8], [1, 2, 0, 0]]
+    assert y.tolist() == [[-1, -1, 8, 9], [2, 3, -1, -1]]
+    _, y_all = sft_batch([([5, 6, 7], [8, 9])], mask_prompt=False)
+    assert y_all.tolist() == [[6, 7, 8, 9]]
+
+
+def test_sft_loss_is_the_mean_over_the_answer_tokens():
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig(vocab_size=12, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+    pairs = [([1, 2, 3], [4, 5]), ([6], [7, 8, 9])]
+    x, y = sft_batch(pairs)
+    with torch.no_grad():
+        logp = torch.log_softmax(gpt(x)[0], dim=-1)
+        loss = gpt(x, y)[1]
+    nll = [-logp[i, len(p) - 1 + j, a[j]] for i, (p, a) in enumerate(pairs) for j in range(len(a))]
+    torch.testing.assert_close(loss, torch.stack(nll).mean())
+
+
+@pytest.mark.parametrize("pairs, error", [
+    ([], ValueError), ([([], [1])], ValueError), ([([1], [])], ValueError),
+    (([1, 2], [3]), TypeError), ([([1], [2], [3])], ValueError)])
+def test_sft_batch_rejects_bad_pairs(pairs, error):
+    with pytest.raises(error, match="pair"):
+        sft_batch(pairs)
+
+
+def test_train_sft_learns_the_answers_only():
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig(vocab_size=6, block_size=8, n_layer=1, n_head=1, n_embd=16))
+    pairs = [([a, b, 5], [a]) for a in range(5) for b in range(5)]  # answer: the first token
+    hist = train_sft(gpt, pairs, steps=150, lr=1e-2, batch_size=25, eval_interval=10)
+    assert hist["train_loss"][-1] < 0.3 * hist["train_loss"][0]
+

@@ -246,24 +246,23 @@ def test_from_hf_gpt2_bad_input():
 # --- checkpoints of GPTs, the shipped model ---------------------------------------------
 
 def test_export_and_load_pretrained(tmp_path):
-    from lmlib.models.gpt import load_pretrained
-    from lmlib.train import export_checkpoint, save_checkpoint
+    from lmlib.checkpoint import export_checkpoint, load_checkpoint, save_checkpoint
 
     model = make(seed=7).eval()
     save_checkpoint(model, tmp_path / "full.safetensors", extra={"itos": list("abc"), "step": 3})
     half = export_checkpoint(tmp_path / "full.safetensors", tmp_path / "half.safetensors",
                              extra={"val_loss_full": 1.23})
-    loaded, extra = load_pretrained(half)
+    loaded, extra = load_checkpoint(half)
     assert not loaded.training and loaded.config == model.config
     assert extra == {"itos": ["a", "b", "c"], "step": 3, "val_loss_full": 1.23}
     x = torch.randint(0, 13, (1, 12))
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)[0], model(x)[0], atol=2e-3, rtol=0)
     with pytest.raises(FileNotFoundError):
-        load_pretrained(tmp_path / "missing.safetensors")
+        load_checkpoint(tmp_path / "missing.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="safetensors"):
-        load_pretrained(tmp_path / "junk.safetensors")
+    with pytest.raises(ValueError, match="junk.safetensors.*safetensors"):
+        load_checkpoint(tmp_path / "junk.safetensors")
 
 
 def test_load_pretrained_by_name():
@@ -282,3 +281,48 @@ def test_load_pretrained_by_name():
     out = model.generate(torch.as_tensor(tok.encode("ROMEO:"))[None], 20,
                          generator=torch.Generator().manual_seed(0))
     assert tok.decode(out[0]).startswith("ROMEO:")
+
+
+def test_causal_false_is_an_encoder():
+    """causal=False drops the mask: position 0 then depends on the last token; both
+    attention paths agree; a KV cache is refused; a non-bool is a ValueError."""
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, causal=False)
+    torch.manual_seed(0)
+    enc = GPT(cfg).eval()
+    dec = GPT(GPTConfig(11, 8, 2, 2, 16)).eval()
+    dec.load_state_dict(enc.state_dict())
+    x = torch.randint(0, 11, (2, 8), generator=torch.Generator().manual_seed(1))
+    x2 = x.clone()
+    x2[:, -1] = (x2[:, -1] + 1) % 11
+    with torch.no_grad():
+        fused, _ = enc(x)
+        explicit, _, att = enc(x, return_attention=True)
+        torch.testing.assert_close(fused, explicit, rtol=1e-5, atol=1e-5)
+        assert torch.all(att.triu(1).sum((-1, -2)) > 0)  # weights above the diagonal
+        assert not torch.allclose(enc(x2)[0][:, 0], fused[:, 0])  # the future leaks
+        torch.testing.assert_close(dec(x2)[0][:, :-1], dec(x)[0][:, :-1])  # not here
+    with pytest.raises(ValueError, match="causal"):
+        enc(x, use_cache=True)
+    with pytest.raises(ValueError, match="causal"):
+        GPTConfig(11, 8, 2, 2, 16, causal=1)
+
+
+def test_from_hf_gpt2_equals_hugging_face_gpt2lmheadmodel():
+    """Hugging Face's own GPT2LMHeadModel (random weights from a small GPT2Config) and
+    GPT.from_hf_gpt2 of its state dict give the same logits (transformers is only needed
+    by this test; it is skipped where the package is missing)."""
+    transformers = pytest.importorskip("transformers")
+    hf_config = transformers.GPT2Config(vocab_size=37, n_positions=16, n_embd=32, n_layer=3,
+                                        n_head=4, resid_pdrop=0.0, embd_pdrop=0.0,
+                                        attn_pdrop=0.0, activation_function="gelu_new")
+    torch.manual_seed(0)
+    hf = transformers.GPT2LMHeadModel(hf_config).eval()
+    with torch.no_grad():  # move the biases and LayerNorms off their initial 0 / 1
+        for p in hf.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    ours = GPT.from_hf_gpt2(hf.state_dict(), GPTConfig(37, 16, 3, 4, 32)).eval()
+    ids = torch.randint(0, 37, (2, 16), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        theirs = hf(ids).logits
+        mine = ours(ids)[0]
+    torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-5)

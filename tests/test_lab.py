@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from lmlib import lab
+from coursekit import lab
 
 
 def _free_port() -> int:

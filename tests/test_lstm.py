@@ -266,19 +266,22 @@ def test_lstmlm_bad_input():
 
 def test_shipped_checkpoint_loads_and_predicts_shakespeare():
     from lmlib.data import shakespeare
-    from lmlib.models.lstm import ASSET, load_pretrained, stream_loss
+    from lmlib.models.lstm import ASSET, LSTMLM
+    from lmlib.pretrained import load_pretrained
+    from lmlib.scoring import score
 
     assert ASSET.stat().st_size <= 5 * 1024 * 1024
-    model, extra = load_pretrained()
+    model, stok = load_pretrained("shakespeare-lstm")
     tok, _, val = shakespeare()
-    assert extra["itos"] == tok.itos
-    loss = stream_loss(model, val[:5000])
+    assert isinstance(model, LSTMLM) and not model.training
+    assert stok.itos == tok.itos
+    loss = score(model, val[:5000])
     assert loss < 1.75, f"the shipped LSTM scores {loss:.3f} nats/char on the start of val"
 
 
 def test_lstmlm_from_config_and_generic_checkpoint_loading(tmp_path):
+    from lmlib.checkpoint import load_checkpoint, save_checkpoint
     from lmlib.models import LSTMLM, LSTMConfig
-    from lmlib.train import load_checkpoint, save_checkpoint
 
     torch.manual_seed(0)
     model = LSTMLM(LSTMConfig(vocab_size=11, n_embd=6, hidden_size=8, n_layers=2))
@@ -294,21 +297,21 @@ def test_lstmlm_from_config_and_generic_checkpoint_loading(tmp_path):
 
 def test_stream_loss_carries_the_state_across_chunks():
     from lmlib.models import LSTMLM
-    from lmlib.models.lstm import stream_loss
+    from lmlib.scoring import _stream_losses, score
 
     torch.manual_seed(0)
     model = LSTMLM(vocab_size=11, n_embd=6, hidden_size=8).double()
     ids = torch.randint(0, 11, (50,))
     logits, _ = model.run(ids[None, :-1])
     expected = torch.nn.functional.cross_entropy(logits[0], ids[1:]).item()
-    assert abs(stream_loss(model, ids, chunk=7) - expected) < 1e-12
-    assert abs(stream_loss(model, ids.numpy(), chunk=100) - expected) < 1e-12
+    assert abs(_stream_losses(model, ids.numpy(), chunk=7).mean() - expected) < 1e-6
+    assert abs(score(model, ids) - expected) < 1e-6
 
 
 def test_names_loss_reads_each_name_from_an_empty_state():
-    from lmlib.bench.lstm import names_loss
     from lmlib.data import CharTokenizer
     from lmlib.models import LSTMLM
+    from lmlib.scoring import score
 
     tok = CharTokenizer(".abcdefghijklmnopqrstuvwxyz")
     torch.manual_seed(0)
@@ -320,11 +323,11 @@ def test_names_loss_reads_each_name_from_an_empty_state():
         logits, _ = model(ids[None, :-1])
         total += torch.nn.functional.cross_entropy(logits[0], ids[1:], reduction="sum").item()
         count += len(w) + 1
-    assert abs(names_loss(model, words, tok, batch_size=3) - total / count) < 1e-10
+    assert abs(score(model, (words, tok)) - total / count) < 1e-10
 
 
 def test_lstm_speed_measures_both():
-    from lmlib.bench.lstm import lstm_speed
+    from lmlib.speed import lstm_speed
 
     r = lstm_speed(T=4, B=2, I=3, H=5, repeats=2)
     assert r["numpy_s"] > 0 and r["torch_s"] > 0

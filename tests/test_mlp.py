@@ -141,7 +141,7 @@ def test_bad_input():
 
 
 def test_bench_step_times_measure_both_libraries():
-    from lmlib.bench.mlp import step_times
+    from lmlib.speed import step_times
 
     X, Y = build_dataset(WORDS, TOK, 3)
     times = step_times(X, Y, batch_sizes=(4,), repeats=1, steps=2)

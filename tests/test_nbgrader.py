@@ -2,11 +2,11 @@
 solutions/ into exactly the student notebooks in exercises/.
 
 Three levels, each compared cell by cell (type, source and cell id) with what
-``lmlib.exercises`` generates:
+``coursekit.exercises`` generates:
 
 1. the markers alone: nbgrader's ``ClearSolutions`` and ``ClearHiddenTests`` with
    ``enforce_metadata=False`` (and ``ClearOutput``) on the plain solution notebooks;
-2. nbgrader's full pipeline: the notebooks written by ``python -m lmlib.exercises
+2. nbgrader's full pipeline: the notebooks written by ``python -m coursekit.exercises
    nbgrader-source`` (cell metadata added) through nbgrader's generate-assignment
    preprocessors with metadata enforcement, run standalone (no database);
 3. the real ``nbgrader generate_assignment`` command, offline, in a temporary course folder
@@ -51,9 +51,9 @@ from nbgrader.preprocessors import (
     LockCells,
 )
 
-from lmlib.exercises import MarkerError, clear_solutions, generate_notebook, to_nbgrader_source
-from lmlib.exercises.__main__ import main as cli
-from lmlib.exercises.generate import colab_link_to_exercises
+from coursekit.exercises import MarkerError, clear_solutions, generate_notebook, to_nbgrader_source
+from coursekit.exercises.__main__ import main as cli
+from coursekit.exercises.generate import colab_link_to_exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -112,6 +112,23 @@ def _ids(paths):
     return [p.name for p in paths]
 
 
+def grading_metadata(nb):
+    """Per cell: its id, nbgrader metadata (checksum included) and nbgrader's locks."""
+    out = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        out.append((cell.get("id"), meta, cell.metadata.get("editable", True),
+                    cell.metadata.get("deletable", True)))
+    return out
+
+
+def assert_same_grading(ours, theirs, name="notebook"):
+    a, b = grading_metadata(ours), grading_metadata(theirs)
+    for index, (x, y) in enumerate(zip(a, b)):
+        assert x == y, f"{name}: cell {index} metadata differs:\ncourse:   {x!r}\nnbgrader: {y!r}"
+    assert len(a) == len(b)
+
+
 def test_there_are_solution_notebooks_with_solutions():
     assert len(SOLUTIONS) >= 10
     assert all("### BEGIN SOLUTION" in p.read_text(encoding="utf-8") for p in SOLUTIONS)
@@ -133,6 +150,8 @@ def test_nbgrader_full_pipeline_makes_the_committed_exercise(solution):
     source = to_nbgrader_source(_read(solution))
     student = full_pipeline(source)
     assert_same_cells(_read(ROOT / "exercises" / solution.name), student, solution.name)
+    # exercises/ carries the metadata of nbgrader's release: nbgrader grades it the same
+    assert_same_grading(_read(ROOT / "exercises" / solution.name), student, solution.name)
     graded = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")]
     checks = [c for c in student.cells if "check" in c.metadata.get("tags", [])]
     assert graded and [c.id for c in graded] == [c.id for c in checks]
@@ -184,6 +203,10 @@ def synthetic_solution():
         new_raw_cell("raw text stays"),
         new_markdown_cell("[Open in Colab](https://colab.research.google.com/github/o/r/blob/"
                           "main/solutions/synthetic.ipynb)"),
+        new_markdown_cell("**Question 1 (2 points):** Why a logarithm?"),
+        new_markdown_cell("### BEGIN SOLUTION\n**Model answer.** Products become sums.\n\n"
+                          "**Rubric (2 points).** 1 point for sums; 1 for stability.\n"
+                          "### END SOLUTION", metadata={"tags": ["written"]}),
     ])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
@@ -197,11 +220,13 @@ def test_synthetic_notebook_course_generator_equals_nbgrader(tmp_path):
     ours = _read(tmp_path / "student.ipynb")
     assert_same_cells(ours, markers_only(course_only_steps(nb)), "synthetic")
     assert_same_cells(ours, full_pipeline(to_nbgrader_source(nb)), "synthetic, full pipeline")
+    assert_same_grading(ours, full_pipeline(to_nbgrader_source(nb)), "synthetic")
     # and the cases really were exercised
     text = "\n".join(c.source for c in ours.cells)
     assert text.count("raise NotImplementedError()") == 4
     assert "        # YOUR CODE HERE" in text and "\t# YOUR CODE HERE" in text
-    assert "  YOUR ANSWER HERE" in text
+    assert "  YOUR ANSWER HERE" in text and "Products become sums" not in text
+    assert ours.cells[-1].source == "YOUR ANSWER HERE"
     assert "math.e" not in text and "teacher only" not in text and "WEIGHT" not in text
     assert "blob/main/exercises/synthetic.ipynb" in text and "solutions/" not in text
 
@@ -320,7 +345,7 @@ def test_well_formed_cells_are_accepted_and_agree(source, cell_type):
 def test_nbgrader_source_metadata():
     nb = to_nbgrader_source(synthetic_solution(), points=2)
     meta = [c.metadata.get("nbgrader") for c in nb.cells]
-    assert len(nb.cells) == 8  # the teacher-only cell is left out
+    assert len(nb.cells) == 10  # the teacher-only cell is left out
     assert meta[0] is None and meta[1] is None and meta[6] is None and meta[7] is None
     assert "blob/main/exercises/synthetic.ipynb" in nb.cells[7].source
     assert meta[2] == {"schema_version": 3, "grade_id": f"answer-{nb.cells[2].id}",
@@ -328,6 +353,11 @@ def test_nbgrader_source_metadata():
     assert meta[4] == {"schema_version": 3, "grade_id": "check-score", "solution": False,
                        "grade": True, "locked": True, "points": 2}
     assert meta[5]["solution"] and meta[5]["grade"] and meta[5]["points"] == 2  # written answer
+    # a written question's points: from "(N points)" in the question (not the --points default)
+    assert meta[9] == {"schema_version": 3, "grade_id": f"answer-{nb.cells[9].id}",
+                       "solution": True, "grade": True, "locked": False, "points": 2}
+    assert to_nbgrader_source(synthetic_solution(), points=5).cells[9].metadata["nbgrader"][
+        "points"] == 2
 
 
 @pytest.mark.parametrize("cell, message", [
@@ -367,12 +397,14 @@ def test_real_nbgrader_generate_assignment_makes_the_exercises(tmp_path):
         release = course / "release" / solution.stem / solution.name
         assert_same_cells(_read(ROOT / "exercises" / solution.name), _read(release),
                           f"release/{solution.stem}")
+        assert_same_grading(_read(ROOT / "exercises" / solution.name), _read(release),
+                            f"release/{solution.stem}")
 
 
 # --- the course's JupyterLab leaves nbgrader's teacher tools out -----------------------
 
 def test_course_lab_turns_nbgrader_off_unless_asked(tmp_path):
-    from lmlib.lab import install_overrides, lab_command
+    from coursekit.lab import install_overrides, lab_command
 
     off = install_overrides(tmp_path / "off").with_name("page_config.json")
     on = install_overrides(tmp_path / "on", nbgrader=True).with_name("page_config.json")
@@ -385,8 +417,8 @@ def test_course_lab_turns_nbgrader_off_unless_asked(tmp_path):
 
 
 def test_lab_command_line_for_a_teacher(monkeypatch, tmp_path):
-    """`python -m lmlib.lab --nbgrader --root DIR` (docs/nbgrader.md, step 5)."""
-    from lmlib import lab
+    """`python -m coursekit.lab --nbgrader --root DIR` (docs/nbgrader.md, step 5)."""
+    from coursekit import lab
 
     calls = {}
     monkeypatch.setattr(lab, "install_overrides", lambda **kw: calls.update(overrides=kw))
@@ -421,7 +453,8 @@ def test_course_lab_serves_no_nbgrader_menus_or_handlers(tmp_path):
 @pytest.mark.notebooks
 def test_documented_nbgrader_workflow_grades_a_full_and_an_empty_submission(tmp_path):
     """docs/nbgrader.md, steps 2-4, for chapter 00: generate, autograde (fast mode), export.
-    A complete notebook gets every point, the untouched release notebook none."""
+    A complete notebook gets every point, whether it is nbgrader's release or the course's
+    exercises/ notebook; an untouched one (either) none."""
     course, chapter = tmp_path / "course", "00_language_models"
     assert cli(["nbgrader-source", str(course)]) == 0
     env = dict(os.environ, LMLIB_FAST="1",
@@ -433,15 +466,27 @@ def test_documented_nbgrader_workflow_grades_a_full_and_an_empty_submission(tmp_
         assert result.returncode == 0, result.stderr[-3000:]
 
     nbgrader("generate_assignment", chapter)
+    # carol did the exercises in the course's own exercises/ notebook (the handout's, the
+    # Colab badge's): her answers are the solutions' code, typed into the answer cells
+    carol = _read(ROOT / "exercises" / f"{chapter}.ipynb")
+    answers = {c.id: c.source for c in _read(SOLUTIONS[0]).cells}
+    for cell in carol.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+            cell.source = answers[cell.id].replace("### BEGIN SOLUTION", "# mine:") \
+                .replace("### END SOLUTION", "# done")
+    nbformat.write(carol, tmp_path / "carol.ipynb")
     for student, notebook in [("alice", course / "source" / chapter / f"{chapter}.ipynb"),
-                              ("bob", course / "release" / chapter / f"{chapter}.ipynb")]:
+                              ("bob", course / "release" / chapter / f"{chapter}.ipynb"),
+                              ("carol", tmp_path / "carol.ipynb"),
+                              ("dan", ROOT / "exercises" / f"{chapter}.ipynb")]:
         folder = course / "submitted" / student / chapter
         folder.mkdir(parents=True)
-        (folder / notebook.name).write_bytes(notebook.read_bytes())
+        (folder / f"{chapter}.ipynb").write_bytes(notebook.read_bytes())
     nbgrader("autograde", chapter, "--create")
     nbgrader("export")
     with open(course / "grades.csv", encoding="utf-8", newline="") as f:
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"]))
                   for row in csv.DictReader(f)}
     checks = sum("check" in c.metadata.get("tags", []) for c in _read(SOLUTIONS[0]).cells)
-    assert scores == {"alice": (checks, checks), "bob": (0.0, checks)}
+    assert scores == {"alice": (checks, checks), "bob": (0.0, checks),
+                      "carol": (checks, checks), "dan": (0.0, checks)}

@@ -1,4 +1,4 @@
-"""lmlib.timing: notebook run times, on tiny temporary notebooks (two kernel starts in all)."""
+"""coursekit.timing: notebook run times, on tiny temporary notebooks (two kernel starts in all)."""
 
 import json
 import re
@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from lmlib.timing import kernel_env, load, main, modes_of, record, render_markdown
+from coursekit.timing import kernel_env, load, main, modes_of, record, render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINE = {"cores": 2, "cpu": "test cpu", "os": "test os", "python": "3.11",
@@ -115,14 +115,14 @@ def test_teaching_guide_quotes_the_committed_timings():
     expected = render_markdown(load(ROOT / "docs" / "notebook_times.json"))
     assert found.group(1) == expected, (
         "docs/teaching.md is out of date: paste the output of "
-        "`python -m lmlib.timing --markdown` between the timing table markers")
+        "`python -m coursekit.timing --markdown` between the timing table markers")
 
 
 def test_without_the_resource_module_cpu_time_is_not_available(monkeypatch):
     """On Windows there is no ``resource`` module: the CPU time is None, shown as n/a."""
     import sys
 
-    from lmlib import timing
+    from coursekit import timing
 
     monkeypatch.setitem(sys.modules, "resource", None)  # makes `import resource` fail
     assert timing._children_cpu_seconds() is None

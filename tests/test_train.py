@@ -10,20 +10,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.checkpoint import load_checkpoint, load_state_dict_file, save_checkpoint, state_path
 from lmlib.models.gpt import GPT, GPTConfig
-from lmlib.train import (
-    TrainConfig,
-    estimate_loss,
-    evaluate,
-    load_checkpoint,
-    load_state_dict_file,
-    lr_at,
-    make_optimizer,
-    save_checkpoint,
-    state_path,
-    token_losses,
-    train,
-)
+from lmlib.scoring import score
+from lmlib.train import TrainConfig, estimate_loss, lr_at, make_optimizer, train
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest (and fair on a shared machine)
 
@@ -131,18 +121,18 @@ def test_checkpoint_for_a_model_without_config(tmp_path):
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
-    import safetensors.torch
-
     path = tmp_path / "m.safetensors"
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     save_checkpoint(tiny_gpt(seed=1), path)
+    assert synced, "the checkpoint writer must fsync the temp file before os.replace"
     before = path.read_bytes()
 
-    def broken_save(tensors, filename, metadata=None):
-        with open(filename, "wb") as f:
-            f.write(b"half a file")
+    def broken_fsync(fd):  # the bytes were written, but the disk fails to keep them
         raise OSError("disk full")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", broken_save)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(tiny_gpt(seed=2), path)
     assert path.read_bytes() == before
@@ -219,7 +209,7 @@ def test_time_limit_stops_early(tmp_path):
 def test_evaluate_scores_every_token_once():
     model = tiny_gpt()
     ids = np.random.default_rng(0).integers(0, 11, size=50)
-    got = evaluate(model, ids, block_size=16, batch_size=2)
+    got = score(model, ids, protocol="windows", batch_size=2)
     x = torch.as_tensor(ids[:-1])
     y = torch.as_tensor(ids[1:])
     total = 0.0
@@ -227,27 +217,6 @@ def test_evaluate_scores_every_token_once():
         logits = model(x[None, s:s + 16])[0][0]
         total += F.cross_entropy(logits, y[s:s + 16], reduction="sum").item()
     assert got == pytest.approx(total / 49, rel=1e-5)
-
-
-def test_token_losses_with_a_sliding_window():
-    model = tiny_gpt().eval()
-    ids = np.random.default_rng(1).integers(0, 11, size=40)
-    got = token_losses(model, ids, block_size=16, stride=4, batch_size=3)
-    assert got.shape == (39,) and np.isfinite(got).all()
-    # brute force: each target scored in the last window that ends at or after it
-    x = torch.as_tensor(ids)
-    for t in range(39):
-        start = 0 if t < 16 else ((t - 16) // 4 + 1) * 4
-        logits = model(x[None, start:min(start + 16, 39)])[0][0]
-        want = F.cross_entropy(logits[t - start], x[t + 1]).item()
-        assert got[t] == pytest.approx(want, rel=1e-5), t
-    # stride=block_size is the plain cut into windows
-    np.testing.assert_allclose(token_losses(model, ids, 16, stride=16),
-                               token_losses(model, ids, 16))
-    with pytest.raises(ValueError, match="stride"):
-        token_losses(model, ids, 16, stride=17)
-    with pytest.raises(ValueError, match="block_size"):
-        token_losses(model, ids, 0)
 
 
 # --- errors ----------------------------------------------------------------------------

@@ -13,7 +13,6 @@ The NumPy twin of the forward pass is :func:`lmlib.scratch.gpt.gpt_forward`.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,10 +21,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "load_pretrained", "ASSET"]
+__all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "gpt_shakespeare.safetensors"
-"""The shipped character-level GPT trained on Tiny Shakespeare (see the assets' log)."""
+"""The shipped character-level GPT trained on Tiny Shakespeare (see the assets' log);
+``lmlib.load_pretrained("shakespeare-gpt")`` loads it."""
 
 
 @dataclass
@@ -39,6 +39,7 @@ class GPTConfig:
     n_embd: int
     dropout: float = 0.0
     bias: bool = True  # biases in the Linear layers and LayerNorms, like GPT-2
+    causal: bool = True  # False drops the causal mask (an encoder; chapter 06 shows the leak)
 
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -50,9 +51,14 @@ class GPTConfig:
                              f"n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.causal, bool):
+            raise ValueError(f"GPTConfig.causal must be True or False, got {self.causal!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["causal"]:  # the default is not written, so older checkpoints still match
+            del d["causal"]
+        return d
 
 
 class CausalSelfAttention(nn.Module):
@@ -67,6 +73,7 @@ class CausalSelfAttention(nn.Module):
         self.n_head = config.n_head
         self.n_embd = config.n_embd
         self.dropout = config.dropout
+        self.causal = config.causal
         self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
@@ -87,12 +94,13 @@ class CausalSelfAttention(nn.Module):
         if return_attention:
             # the explicit path: softmax(q k^T / sqrt(d_k)) with the future masked out
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))  # (B, H, T, T)
-            scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
+            if self.causal:
+                scores = scores.masked_fill(~self.mask[:T, :T], float("-inf"))
             att = F.softmax(scores, dim=-1)
             y = self.attn_dropout(att) @ v  # (B, H, T, C // H)
         else:  # the same maths in one fused kernel, which does not return the weights
             y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+                q, k, v, is_causal=self.causal, dropout_p=self.dropout if self.training else 0.0)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
         return self.resid_dropout(self.c_proj(y)), att
 
@@ -105,6 +113,9 @@ class CausalSelfAttention(nn.Module):
         the cache for the next call. The new queries see every cached key and, among the
         new positions, only the earlier ones.
         """
+        if not self.causal:
+            raise ValueError("a KV cache needs causal attention: this model has causal=False, "
+                             "so every position depends on later ones")
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
@@ -379,26 +390,3 @@ class GPT(nn.Module):
                 target.copy_(value)
         return model
 
-
-def load_pretrained(path=None):
-    """The shipped Shakespeare GPT (or the GPT checkpoint at ``path``): ``(model, extra)``,
-    the model in eval mode and ``extra`` holding its vocabulary (``extra["itos"]``), the step
-    and the validation loss it was saved at."""
-    from safetensors import safe_open
-
-    from lmlib.train import load_state_dict_file
-
-    path = Path(path) if path is not None else ASSET
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except Exception as err:  # safetensors raises its own error type for a bad header
-        raise ValueError(f"{path} is not a readable safetensors checkpoint: {err}") from err
-    if metadata.get("model_class") != "GPT":
-        raise ValueError(f"{path} holds a {metadata.get('model_class')!r}, not a GPT")
-    model = GPT(GPTConfig(**json.loads(metadata["config"])))
-    metadata = load_state_dict_file(model, path)
-    model.eval()
-    return model, json.loads(metadata.get("extra", "{}") or "{}")

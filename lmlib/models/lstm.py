@@ -15,8 +15,6 @@ Sequences are batch-first here, ``idx`` ``(B, T)``, like every model of the cour
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["LSTMLM", "LSTMConfig", "ASSET", "load_pretrained", "stream_loss"]
+__all__ = ["LSTMLM", "LSTMConfig", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "lstm_shakespeare.safetensors"
-"""The shipped LSTM trained on Tiny Shakespeare (see ``lmlib/bench/lstm.py``)."""
+"""The shipped LSTM trained on Tiny Shakespeare (see ``coursekit/bench/lstm.py``)."""
 
 
 @dataclass
@@ -137,45 +135,3 @@ class LSTMLM(nn.Module):
             logits, state = self.run(nxt, state)
         self.train(was_training)
         return torch.cat(out, dim=1)
-
-
-@torch.no_grad()
-def stream_loss(model: LSTMLM, ids, chunk: int = 1024) -> float:
-    """Mean loss per token over one long stream ``ids`` (1-D), read in order with the state
-    carried from chunk to chunk: every token predicted once, with all the text before it as
-    context (the natural way to score a recurrent model; no window restarts)."""
-    ids = torch.as_tensor(ids, dtype=torch.int64).reshape(1, -1)
-    device = next(model.parameters()).device
-    ids = ids.to(device)
-    was_training = model.training
-    model.eval()
-    state, total, count = None, 0.0, 0
-    for s in range(0, ids.size(1) - 1, chunk):
-        x = ids[:, s:min(s + chunk, ids.size(1) - 1)]
-        y = ids[:, s + 1:s + 1 + x.size(1)]
-        logits, state = model.run(x, state)
-        total += float(F.cross_entropy(logits[0], y[0], reduction="sum"))
-        count += y.numel()
-    model.train(was_training)
-    return total / count
-
-
-def load_pretrained(path=None):
-    """The shipped Shakespeare LSTM: ``(model, extra)``, ``extra`` holding the vocabulary
-    (``extra["itos"]``), the step and the validation loss it was saved at."""
-    from lmlib.train import load_state_dict_file
-
-    path = Path(path) if path is not None else ASSET
-    from safetensors import safe_open
-
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
-    if metadata.get("model_class") != "LSTMLM":
-        raise ValueError(f"{path} holds a {metadata.get('model_class')!r}, not an LSTMLM")
-    config = LSTMConfig(**json.loads(metadata["config"]))
-    model = LSTMLM(**dataclasses.asdict(config))
-    metadata = load_state_dict_file(model, path)
-    model.eval()
-    return model, json.loads(metadata.get("extra", "{}") or "{}")

@@ -1,0 +1,201 @@
+"""The compute curve of chapter 07: val loss against CPU seconds for n-grams, LSTMs and GPTs.
+
+    python -m coursekit.bench.curve list                 # every point and whether it is done
+    python -m coursekit.bench.curve run ngram            # the n-gram points (seconds each)
+    python -m coursekit.bench.curve run gpt-60-s0 ...    # named points (resumable)
+    python -m coursekit.bench.curve run --budget 60      # every point of that budget
+
+Every point is scored with ``lmlib.scoring.score`` (the course's protocol) and written to
+``docs/figures/curve.json``: its loss, the train loss on the same number of train characters
+(the train-val gap), parameters, tokens processed, process CPU seconds, wall seconds and the
+exact command that re-runs it. A neural point trains one thread on a CPU budget: it first
+measures the CPU seconds of a few steps, sets the run's length (and so its cosine schedule)
+to fill the budget, and then trains to the end with the course trainer, keeping its state in
+``build/curve/ID`` so that an interrupted run resumes. ``make figures`` draws
+``docs/figures/curve.png`` from the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+RESULTS = ROOT / "docs" / "figures" / "curve.json"
+WORK = Path(os.environ.get("LMLIB_BUILD_DIR", ROOT / "build")) / "curve"
+
+BUDGETS = (60, 240, 960, 3840)  # CPU seconds: about 1, 4, 16 and 64 minutes
+SEEDS = {60: (0, 1), 240: (0, 1), 960: (0,), 3840: (0,)}  # two seeds where the noise is largest
+
+# The size, context, learning rate and dropout per budget (the sweep's choices; bigger
+# budgets get bigger models and more regularisation). Each is a trainer preset's override.
+GPT_BY_BUDGET = {
+    60: dict(model=dict(block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0),
+             train=dict(batch_size=16, block_size=64, lr=3e-3)),
+    240: dict(model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+              train=dict(batch_size=16, block_size=64, lr=2e-3)),
+    960: dict(model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+              train=dict(batch_size=16, block_size=128, lr=2e-3)),
+    3840: dict(model=dict(block_size=128, n_layer=6, n_head=6, n_embd=192, dropout=0.1),
+               train=dict(batch_size=16, block_size=128, lr=1.5e-3)),
+}
+LSTM_BY_BUDGET = {
+    60: dict(model=dict(n_embd=32, hidden_size=128, n_layers=1, dropout=0.0),
+             train=dict(batch_size=32, block_size=64, lr=4e-3)),
+    240: dict(model=dict(n_embd=64, hidden_size=256, n_layers=1, dropout=0.0),
+              train=dict(batch_size=32, block_size=128, lr=3e-3)),
+    960: dict(model=dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0),
+              train=dict(batch_size=32, block_size=128, lr=3e-3)),
+    3840: dict(model=dict(n_embd=64, hidden_size=512, n_layers=2, dropout=0.2),
+               train=dict(batch_size=32, block_size=128, lr=2e-3)),
+}
+NGRAMS = [(order, smoothing) for smoothing in ("kneser-ney", "modified-kneser-ney")
+          for order in range(3, 9)]
+
+
+def points() -> dict[str, dict]:
+    """Every point of the curve by id: ``gpt-960-s0``, ``lstm-60-s1``, ``ngram-6-kneser-ney``."""
+    out = {f"ngram-{o}-{s}": dict(family="n-gram", order=o, smoothing=s) for o, s in NGRAMS}
+    for family, table in (("gpt", GPT_BY_BUDGET), ("lstm", LSTM_BY_BUDGET)):
+        for budget, spec in table.items():
+            for seed in SEEDS[budget]:
+                out[f"{family}-{budget}-s{seed}"] = dict(family=family, budget_cpu_s=budget,
+                                                         seed=seed, **spec)
+    return out
+
+
+def load() -> dict:
+    if RESULTS.is_file():
+        return json.loads(RESULTS.read_text(encoding="utf-8"))
+    return {"what": "val loss (lmlib.scoring.score) against process CPU seconds on one thread",
+            "points": {}}
+
+
+def save(record: dict) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, RESULTS)
+
+
+def run_ngram(spec: dict) -> dict:
+    from lmlib.data import shakespeare
+    from lmlib.ngram import NGramLM
+    from lmlib.scoring import score
+
+    tok, train_ids, val_ids = shakespeare()
+    cpu, wall = time.process_time(), time.perf_counter()
+    lm = NGramLM(spec["order"], spec["smoothing"]).fit(train_ids, tok.vocab_size)
+    val = score(lm, val_ids)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return dict(val=val, train=score(lm, train_ids[:len(val_ids)]), cpu_s=cpu, wall_s=wall,
+                tokens=len(train_ids), params=lm.num_ngrams, megabytes=lm.nbytes / 1e6)
+
+
+def _model(spec: dict, vocab_size: int):
+    import torch
+
+    from lmlib.models.gpt import GPT, GPTConfig
+    from lmlib.models.lstm import LSTMLM
+
+    torch.manual_seed(spec["seed"])
+    if spec["family"] == "gpt":
+        return GPT(GPTConfig(vocab_size=vocab_size, **spec["model"]))
+    return LSTMLM(vocab_size, **spec["model"])
+
+
+def _cpu_per_step(spec: dict, train_ids, val_ids, vocab_size: int, probe: int = 40) -> float:
+    """CPU seconds of one training step of this point's model: the difference between a run
+    of ``probe`` steps and one of 5 (the same set-up and evaluation), per step."""
+    from lmlib.train import train
+
+    spent = []
+    for steps in (5, probe):
+        model = _model(spec, vocab_size)
+        cpu = time.process_time()
+        train(model, train_ids, val_ids, steps=steps, warmup=0, eval_interval=steps,
+              eval_batches=1, progress=False, plot=False, **spec["train"])
+        spent.append(time.process_time() - cpu)
+    return max(spent[1] - spent[0], 1e-6) / (probe - 5)
+
+
+def run_neural(point: str, spec: dict) -> dict:
+    import torch
+
+    from lmlib.data import shakespeare
+    from lmlib.scoring import score
+    from lmlib.train import load_state_dict_file, train
+
+    torch.set_num_threads(1)
+    tok, train_ids, val_ids = shakespeare()
+    folder = WORK / point
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = folder / "plan.json"  # the run's length, fixed once so that a resume agrees
+    if not plan.is_file():
+        per_step = _cpu_per_step(spec, train_ids, val_ids, tok.vocab_size)
+        steps = max(50, int(spec["budget_cpu_s"] / per_step))
+        plan.write_text(json.dumps(dict(steps=steps, cpu_per_step=per_step)), encoding="utf-8")
+    steps = json.loads(plan.read_text(encoding="utf-8"))["steps"]
+    model = _model(spec, tok.vocab_size)
+    checkpoint = folder / "best.safetensors"
+    cpu, wall = time.process_time(), time.perf_counter()
+    history = train(model, train_ids, val_ids, checkpoint=checkpoint, resume=True,
+                    progress=False, plot=False, steps=steps, warmup=max(10, steps // 50),
+                    eval_interval=max(1, steps // 10), eval_batches=10, seed=spec["seed"],
+                    **spec["train"])
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    times = folder / "times.json"  # CPU and wall seconds add up over resumed sessions
+    spent = json.loads(times.read_text(encoding="utf-8")) if times.is_file() else {}
+    cpu, wall = cpu + spent.get("cpu_s", 0.0), wall + spent.get("wall_s", 0.0)
+    times.write_text(json.dumps(dict(cpu_s=cpu, wall_s=wall)), encoding="utf-8")
+    load_state_dict_file(model, checkpoint)
+    cfg = spec["train"]
+    return dict(val=score(model, val_ids), train=score(model, train_ids[:len(val_ids)]),
+                cpu_s=cpu, wall_s=wall, steps=history.final_step, best_step=history.best_step,
+                tokens=history.final_step * cfg["batch_size"] * cfg["block_size"],
+                params=sum(p.numel() for p in model.parameters()))
+
+
+def run(ids: list[str]) -> None:
+    table = points()
+    record = load()
+    for point in ids:
+        spec = table[point]
+        print(f"# {point}: {spec}", flush=True)
+        result = run_ngram(spec) if spec["family"] == "n-gram" else run_neural(point, spec)
+        result.update(spec=spec, command=f"python -m coursekit.bench.curve run {point}")
+        record["points"][point] = result
+        save(record)
+        print(f"  val {result['val']:.4f} (train {result['train']:.4f}), "
+              f"{result['cpu_s']:.1f} CPU s, {result['wall_s']:.0f} s wall", flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coursekit.bench.curve")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list")
+    go = sub.add_parser("run")
+    go.add_argument("ids", nargs="*", help="point ids, or 'ngram' for every n-gram point")
+    go.add_argument("--budget", type=int, choices=BUDGETS)
+    args = parser.parse_args(argv)
+    table, done = points(), load()["points"]
+    if args.command == "list":
+        for point in table:
+            print(f"{'done' if point in done else '    '}  {point}")
+        return 0
+    ids = [p for p in table if p.startswith("ngram")] if args.ids == ["ngram"] else args.ids
+    if args.budget:
+        ids += [p for p, s in table.items() if s.get("budget_cpu_s") == args.budget]
+    unknown = [p for p in ids if p not in table]
+    if unknown or not ids:
+        parser.error(f"name points from `list` (or 'ngram', or --budget); got {unknown or ids}")
+    run(ids)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

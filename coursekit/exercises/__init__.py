@@ -1,0 +1,18 @@
+"""Exercise tools: generate student notebooks from solutions, and grade them.
+
+    python -m coursekit.exercises generate            # solutions/ -> exercises/
+    python -m coursekit.exercises grade PATH... [--csv FILE]
+    python -m coursekit.exercises nbgrader-source COURSE_DIR   # solutions/ -> COURSE_DIR/source/
+
+Solution notebooks mark what students write between ``### BEGIN SOLUTION`` and
+``### END SOLUTION`` (nbgrader's markers). Each exercise has a *check cell*, a code cell
+tagged ``check`` whose first line is ``# Check: <exercise name>``; it fails on the stub and
+passes on the solution.
+"""
+
+from .generate import MarkerError, clear_solutions, generate_folder, generate_notebook
+from .grade import Row, grade_notebook, grade_submission
+from .nbgrader_source import to_nbgrader_source, write_source_folder
+
+__all__ = ["MarkerError", "clear_solutions", "generate_notebook", "generate_folder",
+           "Row", "grade_notebook", "grade_submission", "to_nbgrader_source", "write_source_folder"]
