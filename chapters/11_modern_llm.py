@@ -65,13 +65,13 @@ from IPython.display import Markdown, display
 import lmlib.scratch.llama as L
 from lmlib.data import shakespeare
 from lmlib.models import GPT, GPTConfig, Llama, LlamaConfig
-from lmlib.models.gpt import load_pretrained
 from lmlib.models.llama import RMSNorm, apply_rope, swiglu_hidden
 from lmlib.sampling import generate
 from lmlib.scratch.gpt import params_from_torch
 from lmlib.scratch.gradcheck import assert_gradcheck
+from lmlib.scoring import score, token_losses
 from lmlib.scratch.transformer import gelu, layer_norm
-from lmlib.train import evaluate, token_losses, train
+from lmlib.train import train
 
 tok, train_ids, val_ids = shakespeare()
 rng = np.random.default_rng(0)
@@ -132,7 +132,7 @@ np.testing.assert_allclose(rms_norm(centred, w, eps=1e-5), layer_norm(centred, w
 # LayerNorm's output with the RMSNorm of the same input (same gain, no bias):
 
 # %%
-gpt, _ = load_pretrained()
+gpt, _ = lmlib.load_pretrained("shakespeare-gpt")
 inputs = {}
 hooks = [m.register_forward_hook(lambda m, a, out, name=name: inputs.setdefault(name, a[0]))
          for name, m in gpt.named_modules() if isinstance(m, torch.nn.LayerNorm)]
@@ -511,14 +511,13 @@ print("greedy, cached = uncached:", repr(tok.decode(with_cache)))
 # Llama of the same shape and about the same parameters (2 kv heads; `n_inner` 384 to make
 # up for the smaller `k_proj` and `v_proj`), trained by the same trainer on the same
 # batches (same seed) for the same steps, each with two seeds. Scoring is the course's
-# protocol: every val character once, windows of 64 sliding by 32
-# (`lmlib.train.evaluate`). The budget is shorter than chapter 07's 2,000 steps so that
+# protocol (`lmlib.scoring.score`): every val character once, windows of 64 sliding by 32. The budget is shorter than chapter 07's 2,000 steps so that
 # the four runs fit in a few minutes.
 
 # %%
 gpt_config = GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=4, n_head=4,
                        n_embd=128)
-llama_config = LlamaConfig(vocab_size=tok.vocab_size, block_size=128, n_layer=4, n_head=4,
+llama_config = LlamaConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=4, n_head=4,
                            n_embd=128, n_kv_head=2, n_inner=384)
 steps = 10 if lmlib.FAST else 600
 recipe = dict(steps=steps, batch_size=12, block_size=64, lr=2e-3, min_lr=2e-4,
@@ -535,7 +534,7 @@ for seed in (0, 1):
         cpu = time.process_time() - cpu0
         model.eval()
         runs[kind, seed] = dict(model=model, history=history, cpu=cpu,
-                                val=evaluate(model, val_part, block_size=64, stride=32))
+                                val=score(model, val_part))
         print(f"{kind:5s} seed {seed}: {model.num_params():,} parameters, "
               f"{steps * 12 * 64:,} tokens, {cpu:.0f} CPU s; "
               f"val {runs[kind, seed]['val']:.4f}")
@@ -603,21 +602,25 @@ except ValueError as error:
     print("ValueError:", error)
 
 # %% [markdown]
-# RoPE has no table: the Llama (trained on windows of 64) runs on windows of 128 as it is.
-# But running is not the same as working well: it has never seen a query and a key more
-# than 63 positions apart, nor rotation angles that large. Scored at 64 (sliding by 32)
-# and at 128 (sliding by 64), and, to see where any change comes from, the mean loss at
-# each position of a 128-character window:
+# RoPE has no table: the Llama's weights do not depend on the context length, so the same
+# weights load into a Llama whose `block_size` is 128, and it runs on windows of 128. The
+# GPT's `wpe` would need 64 new rows that were never trained. But running is not the same
+# as working well: the Llama has never seen a query and a key more than 63 positions apart,
+# nor rotation angles that large. Scored at 64 and at 128 (the course's protocol: windows
+# sliding by half their length), and, to see where any change comes from, the mean loss
+# at each position of a 128-character window (consecutive windows, each from an empty
+# context):
 
 # %%
 table = []
 by_position = []
 for seed in (0, 1):
-    model = runs["Llama", seed]["model"]
-    at64, at128 = runs["Llama", seed]["val"], evaluate(model, val_part, block_size=128, stride=64)
+    long = Llama(LlamaConfig(**dict(llama_config.to_dict(), block_size=128))).eval()
+    long.load_state_dict(runs["Llama", seed]["model"].state_dict())   # the same weights
+    at64, at128 = runs["Llama", seed]["val"], score(long, val_part)
     runs["Llama", seed]["val128"] = at128
     table.append(f"| Llama, seed {seed} | {at64:.4f} | {at128:.4f} |")
-    losses = token_losses(model, val_part, block_size=128)        # windows of 128, no overlap
+    losses = token_losses(long, val_part, protocol="windows")  # windows of 128, no overlap
     n = len(losses) // 128 * 128
     by_position.append(losses[:n].reshape(-1, 128).mean(0))
 table += [f"| GPT, seed {s} | {runs['GPT', s]['val']:.4f} | cannot run |" for s in (0, 1)]

@@ -19,7 +19,7 @@
 # %% [markdown]
 # # 11 · From GPT-2 to a modern LLM: exercises
 #
-# Three exercises on the pieces of chapter 11. Write your code where it says
+# Three exercises on the pieces of chapter 11, then written questions. Write your code where it says
 # `# YOUR CODE HERE` (and delete the `raise NotImplementedError()`), then run the check cell
 # below it. The exercises are independent; each check compares your function with the
 # canonical version in `lmlib.scratch.llama` (which you may read, but try without it).
@@ -52,7 +52,7 @@ lmlib.setup()
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# ## Exercise 1: RoPE on queries and keys
+# ## Exercise 1: RoPE on queries and keys (core, 25 min)
 #
 # (a) Write `rope(x, base=10000.0)` for `x` of shape `(..., T, d)`: rotate position `t`
 # (`0 … T-1`) of every head by RoPE in the **half layout** of Hugging Face's Llama. Pair
@@ -129,7 +129,7 @@ np.testing.assert_allclose(out, ref, atol=1e-10,
 print("RoPE attention: correct")
 
 # %% [markdown]
-# ## Exercise 2: `repeat_kv` and grouped-query attention
+# ## Exercise 2: `repeat_kv` and grouped-query attention (core, 15 min)
 #
 # (a) Write `repeat_kv(kv, n_rep)`: `(B, H_kv, T, d) -> (B, H_kv * n_rep, T, d)`, where the
 # key/value head `j` serves the query heads `j * n_rep, …, (j + 1) * n_rep - 1` (so heads
@@ -190,7 +190,7 @@ for H, H_kv in ((4, 2), (8, 2), (6, 1), (3, 3)):
 print("grouped-query attention: correct")
 
 # %% [markdown]
-# ## Exercise 3: the RMSNorm backward
+# ## Exercise 3: the RMSNorm backward (core, 20 min)
 #
 # `y = x * r * weight` with `r = 1 / sqrt(mean(x ** 2) + eps)`, the mean over the last axis
 # `C`, for `x` of shape `(..., C)` and `weight` `(C,)`. Given `dout = dL/dy`, return
@@ -236,3 +236,46 @@ np.testing.assert_allclose(dx, numerical_gradient(loss, x), atol=1e-7, err_msg=(
     "dx is wrong: g = dout * weight, and r depends on every x_j (the second term, with a "
     "mean over C)"))
 print("RMSNorm backward: correct (equal to central differences)")
+
+# %% [markdown]
+# ## Written questions
+#
+# **Question 1 (2 points):** A model has 32 query heads of width 128 and 32 layers. Going
+# from 32 to 8 key/value heads, by what factor does its KV cache shrink, and by roughly what
+# factor do its attention parameters shrink? Why do the two factors differ?
+
+# %% [markdown] tags=["written"]
+# ### BEGIN SOLUTION
+# **Model answer.** The cache holds one key and one value vector per kv head, layer and
+# token: it shrinks by exactly 32 / 8 = 4. The attention parameters are `q_proj` and `o_proj`
+# (each C × C, unchanged) plus `k_proj` and `v_proj` (each C × C before, C × C/4 after): from
+# 4 C² to 2.5 C², a factor of 1.6, and the whole model (with its feed-forward layers and
+# embeddings) shrinks much less. The cache depends only on the keys and values; the
+# parameters also include the queries and the output projection, which GQA leaves alone.
+#
+# **Rubric (2 points).** 1 point for the factor 4 for the cache; 1 point for the smaller
+# parameter saving with the reason (only `k_proj`/`v_proj` shrink; `q_proj`, `o_proj` and
+# the MLP do not).
+# ### END SOLUTION
+
+# %% [markdown]
+# **Question 2 (2 points):** The chapter trained a Llama at context 64 and scored it on
+# windows of 128: it ran, but its loss was worse than on windows of 64. Why can a model with
+# RoPE run on longer windows at all, when the GPT cannot, and why does that not make it
+# good at them?
+
+# %% [markdown] tags=["written"]
+# ### BEGIN SOLUTION
+# **Model answer.** RoPE has no parameters per position: the rotation angles are computed
+# from the position by a formula, so nothing in the weights limits the length, while the
+# GPT's learned table `wpe` has one trained row per position and none beyond 64. But the
+# Llama's heads learned what to do with the offsets and angles seen in training (offsets up
+# to 63); at longer windows queries meet keys at offsets, and rotations, they never saw, and
+# their scores there are not trained, so the loss rises. Longer contexts need training (or
+# fine-tuning) at that length, possibly with the rotation stretched (position
+# interpolation, NTK scaling, YaRN).
+#
+# **Rubric (2 points).** 1 point for "the angles come from a formula, no table, no
+# parameters per position"; 1 point for "offsets/angles beyond the trained ones were never
+# learned; it needs training at the length".
+# ### END SOLUTION

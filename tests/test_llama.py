@@ -319,8 +319,10 @@ def test_from_hf_llama_bad_input():
 # ----------------------------------------------------------------------------- course tools
 
 def test_trainer_checkpoint_sampling_and_explorer_work_unchanged(tmp_path):
+    from lmlib.checkpoint import load_checkpoint
     from lmlib.sampling import generate
-    from lmlib.train import evaluate, load_checkpoint, train
+    from lmlib.scoring import score
+    from lmlib.train import train
     from lmlib.viz import AttentionExplorer
 
     rng = np.random.default_rng(0)
@@ -332,8 +334,8 @@ def test_trainer_checkpoint_sampling_and_explorer_work_unchanged(tmp_path):
     assert history.best_val < np.log(29) - 2  # it learned the pattern
     loaded, extra = load_checkpoint(tmp_path / "llama.safetensors")
     assert isinstance(loaded, Llama) and loaded.config == model.config
-    # RoPE has no table: scoring with a longer window than the training one works
-    assert np.isfinite(evaluate(loaded, ids[1000:], block_size=32))
+    # RoPE has no table: scoring with a longer window (32) than the training one (16) works
+    assert np.isfinite(score(loaded, ids[1000:]))
     out = generate(loaded, [1, 2, 3], 40, temperature=0.8, seed=0)
     assert len(out) == 43  # past block_size 32: the cache slides
     _, _, att = loaded(torch.as_tensor(ids[:10])[None], return_attention=True)
@@ -379,7 +381,7 @@ def test_numpy_bad_input():
 
 
 def test_tied_checkpoint_round_trip(tmp_path):
-    from lmlib.train import load_checkpoint, save_checkpoint
+    from lmlib.checkpoint import load_checkpoint, save_checkpoint
 
     model = make(scale=0.1, tie_word_embeddings=True)
     save_checkpoint(model, tmp_path / "tied.safetensors", extra={"note": "tied"})
