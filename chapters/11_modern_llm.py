@@ -511,8 +511,8 @@ print("greedy, cached = uncached:", repr(tok.decode(with_cache)))
 # Llama of the same shape and about the same parameters (2 kv heads; `n_inner` 384 to make
 # up for the smaller `k_proj` and `v_proj`), trained by the same trainer on the same
 # batches (same seed) for the same steps, each with two seeds. Scoring is the course's
-# protocol (`lmlib.scoring.score`): every val character once, windows of 64 sliding by 32. The budget is shorter than chapter 07's 2,000 steps so that
-# the four runs fit in a few minutes.
+# protocol (`lmlib.scoring.score`): every val character once, windows of 64 sliding by 32.
+# The budget is shorter than chapter 07's, so that the four runs fit in a few minutes.
 
 # %%
 gpt_config = GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=4, n_head=4,
@@ -577,7 +577,7 @@ if not lmlib.FAST:
 #   learn 64 position vectors from data, while RoPE gives every head relative positions
 #   from the first step; at a short budget that head start may be most of the gap. That is
 #   a hypothesis, not something measured here.
-# - whether the gap stays at chapter 07's 2,000 steps, or at a larger scale. At 600 steps
+# - whether the gap stays at chapter 07's longer budget, or at a larger scale. At 600 steps
 #   every run's val loss was still falling at its last evaluation (the curves above;
 #   asserted in full mode).
 #
