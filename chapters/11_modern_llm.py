@@ -29,8 +29,8 @@
 # **Prerequisites:** chapters 05 (attention), 06 (the block), 07 (the GPT and its trainer)
 # and 09 (the KV cache).
 #
-# **Time on a laptop CPU:** about 6 minutes (most of it in the four training runs of
-# section 7).
+# **Time on a laptop CPU:** about 5 minutes in full mode (most of it in the four training
+# runs of section 7); seconds in fast mode.
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
