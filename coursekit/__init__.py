@@ -2,7 +2,8 @@
 
 A learner never needs to open this package. It holds what teachers, authors and CI use:
 
-    exercises/   generate exercises/ from solutions/, grade student notebooks, nbgrader source
+    exercises/   generate exercises/ from solutions/, grade student notebooks, the handout,
+                 nbgrader source
     bench/       the benchmarks behind the README's numbers (``make bench``)
     figures.py   the README's pictures (``make figures``)
     timing.py    measured notebook run times (``make times``)
