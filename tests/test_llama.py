@@ -131,7 +131,6 @@ def test_the_two_layouts_are_equal_up_to_a_permutation():
 
 
 def test_rope_equals_torch_and_hugging_face():
-    pytest.importorskip("transformers")
     from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
     x = np.random.default_rng(0).normal(size=(2, 3, 9, 8))
@@ -155,7 +154,6 @@ def test_swiglu_equals_torch():
 
 
 def test_repeat_kv_equals_torch_and_hugging_face():
-    pytest.importorskip("transformers")
     from transformers.models.llama.modeling_llama import repeat_kv as hf_repeat_kv
 
     x = np.random.default_rng(0).normal(size=(2, 3, 5, 4))
@@ -261,7 +259,8 @@ def test_kv_cache_equals_the_full_pass_and_holds_only_the_kv_heads(split):
 # ----------------------------------------------------------------------------- Hugging Face
 
 def hf_pair(tie=False, n_kv_head=2):
-    transformers = pytest.importorskip("transformers")
+    import transformers  # a test-only dependency (the dev extra)
+
     hc = transformers.LlamaConfig(vocab_size=29, hidden_size=32, intermediate_size=40,
                                   num_hidden_layers=2, num_attention_heads=4,
                                   num_key_value_heads=n_kv_head, max_position_embeddings=48,
