@@ -16,7 +16,8 @@ extensions = [
     "myst_nb",              # notebooks (executed, cached) and MyST markdown
     "sphinx_design",
     "sphinx_copybutton",
-    "coursekit.site",       # widget + static twin, launch links, offline checks
+    "coursekit.site",       # widget + static twin before MyST-NB picks one output type
+    "sphinx.ext.githubpages",   # .nojekyll: GitHub Pages serves _static/ and _images/ as is
 ]
 
 # Pages: the staging folder holds index.md (which includes README.md), docs/*.md,
