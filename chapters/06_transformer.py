@@ -529,7 +529,7 @@ axes[1].set_title("the last target lies outside the window", fontsize=9)
 for ax in axes:
     ax.legend()
 plt.show()
-for name, (m, h) in leak_runs.items():
+for name, (_, h) in leak_runs.items():
     print(f"{name:8s} train loss {h.train_loss[-1]:.3f} | val loss at positions 0-14 "
           f"{per_pos[name][:-1].mean():.3f}, at position 15 {per_pos[name][-1]:.3f}")
 
