@@ -41,7 +41,7 @@ nb_execution_raise_on_error = True     # a failing chapter fails the build
 nb_execution_in_temp = True            # files a chapter writes (runs/) stay out of the pages
 nb_execution_show_tb = True
 nb_merge_streams = True
-nb_output_stderr = "remove-warn"       # warnings go to the build log, not the page
+nb_output_stderr = "show"              # what JupyterLab shows a learner (warnings too)
 
 # Widgets: the page loads the widget manager and require.js from _static/vendor (copied
 # from npm packages by coursekit.site), never from a CDN; see coursekit.site for anywidget.
