@@ -487,6 +487,19 @@ def external_assets(site: Path) -> list[str]:
     return found
 
 
+def _prune_pages(out: Path, src: Path) -> None:
+    """Remove the pages of ``out`` whose source is no longer staged in ``src`` (a chapter
+    renamed or left out with ``--only``): Sphinx never deletes a page it wrote."""
+    sources = {p.relative_to(src).with_suffix("").as_posix()
+               for ext in ("*.md", "*.ipynb") for p in src.rglob(ext)
+               if not p.relative_to(src).parts[0].startswith("_")}
+    keep = sources | {"genindex", "search", "py-modindex"}
+    for page in out.rglob("*.html") if out.is_dir() else []:
+        rel = page.relative_to(out)
+        if not rel.parts[0].startswith("_") and rel.with_suffix("").as_posix() not in keep:
+            page.unlink()
+
+
 @contextlib.contextmanager
 def _environ(changes: dict[str, str | None]):
     """``os.environ`` with ``changes`` (None: unset) inside the block, as before after it."""
@@ -547,6 +560,7 @@ def build(fast: bool = False, out: Path | None = None, root: Path = ROOT,
     start = time.perf_counter()
     with _environ(env):
         rc = build_main(args)
+    _prune_pages(out, src)
     if rc != 0:
         raise SiteError(f"sphinx-build failed (exit {rc}); see the log above and "
                         f"{out}/reports/ for notebook tracebacks")

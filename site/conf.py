@@ -16,7 +16,8 @@ extensions = [
     "myst_nb",              # notebooks (executed, cached) and MyST markdown
     "sphinx_design",
     "sphinx_copybutton",
-    "coursekit.site",       # widget + static twin, launch links, offline checks
+    "coursekit.site",       # widget + static twin before MyST-NB picks one output type
+    "sphinx.ext.githubpages",   # .nojekyll: GitHub Pages serves _static/ and _images/ as is
 ]
 
 # Pages: the staging folder holds index.md (which includes README.md), docs/*.md,
@@ -40,7 +41,7 @@ nb_execution_raise_on_error = True     # a failing chapter fails the build
 nb_execution_in_temp = True            # files a chapter writes (runs/) stay out of the pages
 nb_execution_show_tb = True
 nb_merge_streams = True
-nb_output_stderr = "remove-warn"       # warnings go to the build log, not the page
+nb_output_stderr = "show"              # what JupyterLab shows a learner (warnings too)
 
 # Widgets: the page loads the widget manager and require.js from _static/vendor (copied
 # from npm packages by coursekit.site), never from a CDN; see coursekit.site for anywidget.

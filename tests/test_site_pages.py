@@ -118,3 +118,17 @@ def test_external_assets_are_found(tmp_path):
     assert site.external_assets(tmp_path) == [
         "a.html: https://cdn.example.org/x.js", "a.html: //fonts.example.org/f.css",
         "a.html: https://example.org/badge.svg"]
+
+
+def test_pages_without_a_source_are_removed(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    for rel in ("index.md", "chapters/01_ngram.ipynb", "_notebooks/chapters/01_ngram.ipynb"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text("x")
+    for rel in ("index.html", "search.html", "chapters/01_ngram.html",
+                "chapters/02_gone.html", "_static/x.html"):
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_text("x")
+    site._prune_pages(out, src)
+    left = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html"))
+    assert left == ["_static/x.html", "chapters/01_ngram.html", "index.html", "search.html"]
