@@ -455,7 +455,7 @@ plt.show()
 # In code the difference between the two self-attentions is one argument, the mask:
 
 # %%
-mha = MultiHeadAttention(d_model=32, n_heads=4, rng=np.random.default_rng(1))
+mha = MultiHeadAttention(n_embd=32, n_head=4, rng=np.random.default_rng(1))
 seq = rng.normal(size=(1, 8, 32))
 enc_out, enc_w = mha(seq)                           # BERT-style: no mask
 dec_out, dec_w = mha(seq, mask=causal_mask(8))      # GPT-style: causal
@@ -529,7 +529,7 @@ axes[1].set_title("the last target lies outside the window", fontsize=9)
 for ax in axes:
     ax.legend()
 plt.show()
-for name, (m, h) in leak_runs.items():
+for name, (_, h) in leak_runs.items():
     print(f"{name:8s} train loss {h.train_loss[-1]:.3f} | val loss at positions 0-14 "
           f"{per_pos[name][:-1].mean():.3f}, at position 15 {per_pos[name][-1]:.3f}")
 

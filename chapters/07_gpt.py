@@ -654,7 +654,10 @@ else:
 table.append(("GPT, nanoGPT CPU recipe (section 2)", baby_val, "windows of 64 sliding by 32",
               f"trained here, {baby_tokens:,} tokens"))
 if have_gpt:
-    shipped_tokens = gpt_extra["step"] * 16 * 128  # preset shakespeare-gpt: batch 16 x 128
+    from lmlib.train import PRESETS
+
+    preset = PRESETS["shakespeare-gpt"]["train"]  # the shipped model's recipe
+    shipped_tokens = gpt_extra["step"] * preset["batch_size"] * preset["block_size"]
     table.append(("GPT 4 x 4 x 128 (shipped)", gpt_val, "windows of 128 sliding by 64",
                   f"computed here (best checkpoint: step {gpt_extra['step']:,}, "
                   f"{shipped_tokens:,} tokens)"))

@@ -38,6 +38,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
+
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter",
            "repetition_penalty", "softmax", "sample", "generate", "beam_search",
            "distinct_n"]
@@ -99,11 +101,11 @@ def _check_temperature(temperature, allow_zero: bool) -> float:
     return t
 
 
-def _check_k(k) -> int:
+def _check_k(k, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int >= 1, got {type(k).__name__} {k!r}")
+        raise TypeError(f"{name} must be an int >= 1, got {type(k).__name__} {k!r}")
     if k < 1:
-        raise ValueError(f"k must be an int >= 1 (the number of tokens kept), got {k}")
+        raise ValueError(f"{name} must be an int >= 1 (the number of tokens kept), got {k}")
     return int(k)
 
 
@@ -247,11 +249,7 @@ def repetition_penalty(logits, previous_ids, penalty: float):
                             f"{type(previous_ids).__name__}") from None
     if ids.size == 0:
         return logits.clone() if is_torch else logits.copy()
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"previous_ids must hold integer token ids, got dtype {ids.dtype}")
-    if ids.min() < 0 or ids.max() >= V:
-        raise ValueError(f"previous_ids must be token ids in [0, {V}), got values in "
-                         f"[{ids.min()}, {ids.max()}]")
+    ids = check_ids(ids, "previous_ids", vocab_size=V)
     seen = np.zeros(tuple(logits.shape), dtype=bool)
     if ids.ndim == 1:
         seen[..., ids] = True
@@ -281,7 +279,7 @@ def _filter(logits, top_k, top_p, min_p):
 def _check_sampling(temperature, top_k, top_p, min_p) -> float:
     t = _check_temperature(temperature, allow_zero=True)
     if top_k is not None:
-        _check_k(top_k)
+        _check_k(top_k, "top_k")
     if top_p is not None:
         _check_p(top_p, "top_p")
     if min_p is not None:
@@ -361,12 +359,20 @@ def _prompt_list(prompt_ids, vocab_size: int | None) -> list[int]:
     if arr.size == 0:
         raise ValueError("prompt_ids is empty: give at least one token to start from (for a "
                          "character model, e.g. the id of '\\n')")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"prompt_ids must hold integer token ids, got dtype {arr.dtype}")
-    if arr.min() < 0 or (vocab_size is not None and arr.max() >= vocab_size):
-        raise ValueError(f"prompt_ids must be token ids in [0, {vocab_size}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    return [int(i) for i in arr]
+    return [int(i) for i in check_ids(arr, "prompt_ids", vocab_size=vocab_size)]
+
+
+def _stop_ids(stop_ids) -> frozenset:
+    """``stop_ids`` checked: an iterable of int token ids (not None, not floats)."""
+    if isinstance(stop_ids, (str, bytes)) or not isinstance(stop_ids, Iterable):
+        raise TypeError(f"stop_ids must be an iterable of int token ids, got "
+                        f"{type(stop_ids).__name__} {stop_ids!r}")
+    stops = stop_ids.tolist() if hasattr(stop_ids, "tolist") else list(stop_ids)
+    bad = [s for s in stops if isinstance(s, bool) or not isinstance(s, numbers.Integral)]
+    if bad:
+        raise TypeError(f"stop_ids must hold int token ids, got {bad[0]!r} "
+                        f"({type(bad[0]).__name__}) in {stops!r}")
+    return frozenset(int(s) for s in stops)
 
 
 def _model_facts(model) -> tuple[int | None, int | None, torch.device]:
@@ -497,10 +503,7 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
         _check_penalty(repetition_penalty)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"seed must be None or an int, got {type(seed).__name__}")
-    try:
-        stops = frozenset(int(s) for s in stop_ids)
-    except (TypeError, ValueError):
-        raise TypeError(f"stop_ids must be an iterable of token ids, got {stop_ids!r}") from None
+    stops = _stop_ids(stop_ids)
     tokens = _stream(model, ids, int(max_new_tokens), temperature, top_k, top_p, min_p,
                      repetition_penalty, stops, seed, use_cache)
     if stream:
@@ -508,6 +511,16 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
     for _ in tokens:
         pass
     return ids
+
+
+def _check_beam(beam_width, max_new_tokens, length_penalty) -> tuple[int, float]:
+    for name, value in (("beam_width", beam_width), ("max_new_tokens", max_new_tokens)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    lp = _number(length_penalty, "length_penalty")
+    if math.isinf(lp):
+        raise ValueError(f"length_penalty must be finite, got {length_penalty!r}")
+    return int(beam_width), lp
 
 
 def beam_search(model, prompt_ids, beam_width: int, max_new_tokens: int,
@@ -528,17 +541,8 @@ def beam_search(model, prompt_ids, beam_width: int, max_new_tokens: int,
     """
     block, vocab, device = _model_facts(model)
     ids = _prompt_list(prompt_ids, vocab)
-    if isinstance(beam_width, bool) or not isinstance(beam_width, numbers.Integral) \
-            or beam_width < 1:
-        raise ValueError(f"beam_width must be an int >= 1, got {beam_width!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) \
-            or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    lp = _number(length_penalty, "length_penalty")
-    if math.isinf(lp):
-        raise ValueError(f"length_penalty must be finite, got {length_penalty!r}")
-    stops = frozenset(int(s) for s in stop_ids)
-    W = int(beam_width)
+    W, lp = _check_beam(beam_width, max_new_tokens, length_penalty)
+    stops = _stop_ids(stop_ids)
 
     def final(score: float, n_new: int) -> float:
         return score / (n_new ** lp)

@@ -50,6 +50,15 @@ def test_offline_error_says_what_failed_and_where_to_put_the_file(fresh, monkeyp
     assert not (fresh / "cache" / "names.txt").exists()
 
 
+def test_a_data_dir_that_is_not_a_folder_warns_and_the_error_says_so(fresh, monkeypatch):
+    monkeypatch.setenv("LMLIB_DATA_DIR", str(fresh / "no-such-folder"))
+    monkeypatch.setitem(CORPORA, "names", Corpus("names.txt", "http://127.0.0.1:9/names.txt",
+                                                 "0" * 64, 10))
+    with pytest.warns(UserWarning, match="LMLIB_DATA_DIR is set to .*no-such-folder.*not a folder"):
+        with pytest.raises(OSError, match="LMLIB_DATA_DIR is set to .*no-such-folder.*not a folder"):
+            load_text("names")
+
+
 @pytest.fixture
 def local_server(tmp_path):
     """Serves tmp_path/www over HTTP on a free loopback port."""
@@ -89,6 +98,17 @@ def test_download_with_wrong_checksum_is_not_saved(fresh, monkeypatch, local_ser
     (www / "tiny.txt").write_bytes(b"tampered")
     monkeypatch.setitem(CORPORA, "names", Corpus("names.txt", f"{url}/tiny.txt", "0" * 64, 8))
     with pytest.raises(ValueError, match="sha256"):
+        load_text("names")
+    assert not (fresh / "cache" / "names.txt").exists()
+
+
+def test_a_truncated_download_says_incomplete_and_retry(fresh, monkeypatch, local_server):
+    www, url = local_server
+    body = b"anna\nbob\n"
+    (www / "tiny.txt").write_bytes(body[:4])  # the connection was cut after 4 bytes
+    corpus = Corpus("names.txt", f"{url}/tiny.txt", hashlib.sha256(body).hexdigest(), len(body))
+    monkeypatch.setitem(CORPORA, "names", corpus)
+    with pytest.raises(OSError, match=r"incomplete \(4 of 9 bytes.*run it again to retry"):
         load_text("names")
     assert not (fresh / "cache" / "names.txt").exists()
 
@@ -167,3 +187,50 @@ def test_get_batch_bad_input():
         get_batch(np.zeros((2, 5), dtype=int), 2, 3, rng)
     with pytest.raises(TypeError, match="rng"):
         get_batch(np.arange(10), 2, 3, 0)
+
+
+def test_get_batch_refuses_float_ids():
+    """Float ids were truncated silently; now they are a TypeError (the one validator)."""
+    from lmlib.data import get_batch
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(TypeError, match="ids must hold integer token ids, got dtype float64"):
+        get_batch(np.arange(100) + 0.7, 4, 8, rng)
+    x, y = get_batch(np.arange(100, dtype=np.int32), 4, 8, rng)
+    assert x.dtype == y.dtype == np.int64
+
+
+def test_char_decode_of_a_batch_raises_and_names_the_fix():
+    """CharTokenizer.decode takes ONE sequence: a (B, T) batch is a ValueError (it used to
+    join the rows into one string)."""
+    import torch
+
+    from lmlib.data import CharTokenizer
+
+    tok = CharTokenizer("abc")
+    batch = np.array([[0, 1], [2, 0]])
+    for b in (batch, torch.as_tensor(batch), batch.tolist()):
+        with pytest.raises(ValueError, match=r"batch.*tok\.decode\(row\) for row in ids"):
+            tok.decode(b)
+    assert [tok.decode(row) for row in batch] == ["ab", "ca"]
+    assert tok.decode(np.int64(2)) == "c" and tok.decode([]) == ""
+    with pytest.raises(TypeError, match="integer"):
+        tok.decode([0.0, 1.0])
+
+
+def test_check_ids_is_the_one_validator():
+    import torch
+
+    from lmlib.data import check_ids
+
+    assert check_ids([1, 2], vocab_size=3).dtype == np.int64
+    t = torch.tensor([[1, -1]])
+    assert check_ids(t, "targets", ndim=2, vocab_size=3, ignore_index=-1) is t
+    with pytest.raises(ValueError, match="targets holds negative"):
+        check_ids(t, "targets", vocab_size=3)
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T\)"):
+        check_ids(np.zeros(3, dtype=int), "x", ndim=2)
+    with pytest.raises(TypeError, match="not a str"):
+        check_ids("abc")
+    with pytest.raises(TypeError, match="integer"):
+        check_ids(torch.tensor([True]))

@@ -44,13 +44,13 @@ GPT_BY_BUDGET = {
                train=dict(batch_size=16, block_size=128, lr=1.5e-3)),
 }
 LSTM_BY_BUDGET = {
-    60: dict(model=dict(n_embd=32, hidden_size=128, n_layers=1, dropout=0.0),
+    60: dict(model=dict(n_embd=32, hidden_size=128, n_layer=1, dropout=0.0),
              train=dict(batch_size=32, block_size=64, lr=4e-3)),
-    240: dict(model=dict(n_embd=64, hidden_size=256, n_layers=1, dropout=0.0),
+    240: dict(model=dict(n_embd=64, hidden_size=256, n_layer=1, dropout=0.0),
               train=dict(batch_size=32, block_size=128, lr=3e-3)),
-    960: dict(model=dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0),
+    960: dict(model=dict(n_embd=64, hidden_size=384, n_layer=1, dropout=0.0),
               train=dict(batch_size=32, block_size=128, lr=3e-3)),
-    3840: dict(model=dict(n_embd=64, hidden_size=512, n_layers=2, dropout=0.2),
+    3840: dict(model=dict(n_embd=64, hidden_size=512, n_layer=2, dropout=0.2),
                train=dict(batch_size=32, block_size=128, lr=2e-3)),
 }
 NGRAMS = [(order, smoothing) for smoothing in ("kneser-ney", "modified-kneser-ney")
@@ -126,9 +126,10 @@ def _cpu_per_step(spec: dict, train_ids, val_ids, vocab_size: int, probe: int = 
 def run_neural(point: str, spec: dict) -> dict:
     import torch
 
+    from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import shakespeare
     from lmlib.scoring import score
-    from lmlib.train import load_state_dict_file, train
+    from lmlib.train import train
 
     torch.set_num_threads(1)
     tok, train_ids, val_ids = shakespeare()

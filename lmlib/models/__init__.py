@@ -10,6 +10,8 @@ _WHERE = {
     "LSTMConfig": "lstm",
     "GPT": "gpt",
     "GPTConfig": "gpt",
+    "Llama": "llama",
+    "LlamaConfig": "llama",
 }
 __all__ = sorted(_WHERE)
 
