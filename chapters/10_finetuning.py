@@ -219,7 +219,7 @@ np.testing.assert_allclose(X_demo.sum(1), 1.0, rtol=1e-5)
 
 # %%
 majority_acc = tasks.majority_baseline(task.train.labels, task.test.labels)
-t0 = time.perf_counter()
+t0 = time.process_time()  # CPU seconds: wall time on a busy machine says little
 orders = (1,) if FAST else (1, 2)
 X = {s: tasks.bag_of_ngrams([t[:128] for t in getattr(task, s).texts], tok, orders)
      for s in ("train", "val", "test")}
@@ -228,10 +228,10 @@ fits = {l2: tasks.LogisticRegression(l2).fit(X["train"], task.train.labels, task
 val_scores = {l2: m.score(X["val"], task.val.labels) for l2, m in fits.items()}
 best_l2 = max(val_scores, key=val_scores.get)
 bag_acc = fits[best_l2].score(X["test"], task.test.labels)
-bag_time = time.perf_counter() - t0
+bag_time = time.process_time() - t0
 print(f"majority: test accuracy {majority_acc:.3f}")
 print(f"bag of characters: val {val_scores}, picked l2={best_l2}; test accuracy {bag_acc:.3f} "
-      f"({bag_time:.1f} s)")
+      f"({bag_time:.1f} CPU s)")
 if not FAST:
     assert bag_acc > majority_acc + 0.05
 
@@ -531,7 +531,7 @@ for method in ("scratch", "probe", "full", "last", "lora"):
     else:
         clf = ft.configure(ft.GPTClassifier(body, task.n_classes, pool), method)
     n_trainable = ft.trainable_parameters(clf)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     if method == "probe":
         feats = [all_features(clf, d[0], d[1]) for d in (train_set, val_set, test_set)]
         head = ft.FeatureHead(clf.head)
@@ -542,10 +542,10 @@ for method in ("scratch", "probe", "full", "last", "lora"):
         hist = ft.train_classifier(clf, train_set, val_set, **recipe)
         right = ft.predict(clf, test_set[0], test_set[1]).argmax(-1) == test_set[2]
     test_acc = right.float().mean().item()
-    results[method] = dict(test=test_acc, params=n_trainable, seconds=time.perf_counter() - t0,
+    results[method] = dict(test=test_acc, params=n_trainable, seconds=time.process_time() - t0,
                            hist=hist, model=clf, right=right.numpy())
     print(f"{method:8s} test accuracy {test_acc:.3f} | best val {hist['best_val_acc']:.3f} at step "
-          f"{hist['best_step']} | {n_trainable:>9,} trainable | {results[method]['seconds']:.0f} s")
+          f"{hist['best_step']} | {n_trainable:>9,} trainable | {results[method]['seconds']:.0f} CPU s")
 
 # %%
 fig, ax = plt.subplots()
@@ -580,7 +580,7 @@ print(f"linear probe, test accuracy: mean pooling {results['probe']['test']:.3f}
 # %% [markdown]
 # ## 7. Results
 #
-# Test accuracy, trainable parameters and training time of every model. With a couple of
+# Test accuracy, trainable parameters and training time (CPU seconds) of every model. With a couple of
 # hundred test speeches, one accuracy has a standard error of about 3 points (the error
 # bars, printed below).
 
@@ -598,13 +598,13 @@ axes[1].bar(names, np.maximum(params, 1), color=colors)
 axes[1].set_yscale("log")
 axes[1].set_title("trainable parameters (log)")
 axes[2].bar(names, times, color=colors)
-axes[2].set_title("training time (s)")
+axes[2].set_title("training time (CPU s)")
 for a in axes:
     a.tick_params(axis="x", rotation=45)
 plt.tight_layout()
 plt.show()
 for n, a, p, t in zip(names, accs, params, times):
-    print(f"{n:13s} {a:6.3f}  {p:>9,} params  {t:6.1f} s")
+    print(f"{n:13s} {a:6.3f}  {p:>9,} params  {t:6.1f} CPU s")
 print(f"{len(task.test)} test speeches: standard error of one accuracy up to {max(se):.3f}; "
       f"LoRA trains {results['lora']['params'] / results['full']['params']:.1%} of full fine-tuning's "
       f"parameters")
@@ -649,15 +649,16 @@ if not FAST:
     assert results["probe"]["test"] > majority_acc + 0.03
     assert results["probe"]["seconds"] < 0.5 * min(results[m]["seconds"] for m in ("full", "last", "lora"))
     assert results["lora"]["params"] < 0.05 * results["full"]["params"]
-    assert results["lora"]["seconds"] > 0.7 * results["full"]["seconds"]  # no time saved here
+    assert results["lora"]["seconds"] > 0.5 * results["full"]["seconds"]  # only part of the time saved
+    assert abs(results["scratch"]["test"] - majority_acc) < 0.05           # scratch: near majority
     assert bag_acc > best_pretrained - 0.06                     # the GPT does not pull clearly ahead
 
 # %% [markdown]
 # What to read in the table and the tests:
 #
 # - **Pre-training pays, against the same network from scratch.** From random weights the
-#   GPT stays near the majority class: a thousand short speeches are far too few to learn
-#   to read from. Started from the pre-trained weights, the same network does clearly better
+#   GPT stays near the majority class (asserted): a thousand short speeches are far too few
+#   to learn to read from. Started from the pre-trained weights, the same network does clearly better
 #   (the first paired test; asserted with a margin).
 # - **The probe is cheap.** Features trained to predict the next character are not
 #   arranged for telling speakers apart; a linear head on them gets part of the way above
@@ -666,10 +667,11 @@ if not FAST:
 # - **Do not rank the methods on gaps of a few points.** Whether full fine-tuning, the last
 #   block or LoRA is best *here* is for the paired tests to say, and with a couple of
 #   hundred test speeches they rarely can; a method's learning rate can matter as much as
-#   the method (the grids above). On a model this small LoRA saves no time (the forward and backward passes
-#   through the frozen body remain, asserted); on a billion-parameter model it is what makes
-#   fine-tuning fit in memory, since gradients and optimizer state exist only for A, B and
-#   the head.
+#   the method (the grids above). On a model this small LoRA saves only part of the time
+#   (the forward and backward passes through the frozen body remain, only the frozen
+#   weights' own gradients are skipped: it takes more than half of full fine-tuning's CPU
+#   time, asserted); on a billion-parameter model it is what makes fine-tuning fit in
+#   memory, since gradients and optimizer state exist only for A, B and the head.
 # - **And the bag of characters keeps up with the best GPT** (asserted: the GPT is not
 #   ahead by more than two standard errors). The promised order "pre-trained > scratch >
 #   bag of n-grams" needs a pre-trained model that knows much more than ours: a GPT this
@@ -758,14 +760,14 @@ sample_before = tok.decode(lm.generate(prompt, 300 if not FAST else 60, temperat
 trainer = Trainer(lm, spk_train, spk_val, config)
 curve = {"step": [0], "speaker": [score(lm, spk_val, protocol="windows")],
          "general": [score(lm, general_val, protocol="windows")]}
-t0 = time.perf_counter()
+t0 = time.process_time()
 for stop in np.linspace(0, steps, 7 if not FAST else 3)[1:].astype(int):
     trainer.run(stop_at=int(stop), progress=False, plot=False)
     curve["step"].append(int(stop))
     curve["speaker"].append(score(lm, spk_val, protocol="windows"))
     curve["general"].append(score(lm, general_val, protocol="windows"))
 print(f"{len(spk_train):,} characters of GLOUCESTER to train on, {len(spk_val):,} held out; "
-      f"{steps} steps in {time.perf_counter() - t0:.0f} s")
+      f"{steps} steps in {time.process_time() - t0:.0f} CPU s")
 sample_after = tok.decode(lm.generate(prompt, 300 if not FAST else 60, temperature=0.8, top_k=20,
                                       generator=torch.Generator().manual_seed(1))[0])
 
