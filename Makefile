@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench times figures exercises sync handout doctor clean
+.PHONY: setup lab test bench times figures exercises sync handout doctor site site-fast clean
 
 setup: $(VENV)/.installed
 
@@ -60,6 +60,15 @@ handout: setup
 
 doctor: setup
 	$(PY) -m coursekit doctor
+
+# The course as a website in build/site: every chapter executed in full mode (cached in
+# build/site-cache, so a rebuild re-runs only changed chapters), MathJax and the widget
+# manager served from the build (fetched once with npm). site-fast: fast mode, build/site-fast.
+site: setup
+	$(PY) -m coursekit.site --jobs $(or $(JOBS),1)
+
+site-fast: setup
+	$(PY) -m coursekit.site --fast --jobs $(or $(JOBS),2)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

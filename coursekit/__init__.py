@@ -2,7 +2,8 @@
 
 A learner never needs to open this package. It holds what teachers, authors and CI use:
 
-    exercises/   generate exercises/ from solutions/, grade student notebooks, nbgrader source
+    exercises/   generate exercises/ from solutions/, grade student notebooks, the handout,
+                 nbgrader source
     bench/       the benchmarks behind the README's numbers (``make bench``)
     figures.py   the README's pictures (``make figures``)
     timing.py    measured notebook run times (``make times``)
@@ -10,6 +11,7 @@ A learner never needs to open this package. It holds what teachers, authors and 
     lab.py       JupyterLab with the course's settings (``make lab``)
     browser.py   headless Chromium for the browser tests and screenshots
     doctor.py    ``python -m coursekit.doctor``: is this environment ready for the course?
+    site.py      the course as a website (``make site``; Sphinx + MyST-NB, see docs/site.md)
 
 Notebooks import only ``lmlib``.
 """

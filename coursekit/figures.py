@@ -69,9 +69,9 @@ def _uniform(train, val, V) -> float:
 
 
 def _attention_lm(train, val, V) -> float:
-    from lmlib.models.attention_lm import AttentionLM
+    from lmlib.pretrained import load_pretrained
 
-    return score(AttentionLM.load_pretrained(), val)
+    return score(load_pretrained("shakespeare-attention")[0], val)
 
 
 def _lstm(train, val, V) -> float:
@@ -145,9 +145,10 @@ def _sha256(path: Path) -> str:
 
 def write_results(results: list[Result], path: Path) -> Path:
     """``results.json``: the numbers of the chart, and the checkpoints they come from."""
-    from lmlib.models import attention_lm, gpt, lstm
+    from lmlib.pretrained import PRETRAINED
 
-    assets = [attention_lm.CHECKPOINT, lstm.ASSET, gpt.ASSET]
+    assets = [PRETRAINED[name] for name in ("shakespeare-attention", "shakespeare-lstm",
+                                            "shakespeare-gpt")]
     record = {
         "what": "loss on Tiny Shakespeare val (the last 10%, 111,540 characters), nats per "
                 "character, lower is better",

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 
 __all__ = ["atomic_save", "read_safetensors", "save_checkpoint", "load_checkpoint",
-           "load_state_dict_file", "export_checkpoint", "state_path", "read_json"]
+           "load_state_dict_file", "export_checkpoint", "state_path", "read_json", "config_diff"]
 
 
 def atomic_save(tensors: dict[str, torch.Tensor], path, metadata: dict[str, str]) -> Path:
@@ -139,15 +139,24 @@ def save_checkpoint(model: nn.Module, path, *, dtype: torch.dtype | None = None,
     return atomic_save(tensors, path, metadata)
 
 
+def config_diff(saved: dict | None, model: nn.Module, ignore: tuple[str, ...] = ()) -> dict:
+    """``{field: (saved value, model's value)}`` where a saved config differs from
+    ``model.config``. A field the file lacks (saved before the field existed) counts as its
+    default value."""
+    mine = _model_config(model)
+    if saved is None or mine is None:
+        return {}
+    defaults = {f.name: f.default for f in dataclasses.fields(model.config)
+                if f.default is not dataclasses.MISSING}
+    saved, mine = ({**defaults, **saved}, {**defaults, **mine})
+    return {k: (saved.get(k), mine.get(k)) for k in sorted(set(saved) | set(mine))
+            if saved.get(k) != mine.get(k) and k not in ignore}
+
+
 def _load_tensors(model: nn.Module, tensors: dict, metadata: dict, path,
                   ignore: tuple[str, ...] = ()) -> None:
     """Copy ``tensors`` into ``model`` after checking config, names and shapes."""
-    saved = read_json(metadata, "config", path)
-    mine = _model_config(model)
-    diff = {}
-    if saved is not None and mine is not None:
-        diff = {k: (saved.get(k), mine.get(k)) for k in sorted(set(saved) | set(mine))
-                if saved.get(k) != mine.get(k) and k not in ignore}
+    diff = config_diff(read_json(metadata, "config", path), model, ignore)
     if diff:
         raise ValueError(f"{path} was saved for another config; differences "
                          f"(checkpoint, model): {diff}")

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["CORPORA", "load_text", "CharTokenizer", "shakespeare", "names", "names_stream",
-           "get_batch", "cache_dir"]
+           "get_batch", "cache_dir", "check_ids"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,52 @@ def load_text(name: str) -> str:
     return _verified[name]
 
 
+_TORCH_INTS = ("torch.uint8", "torch.int8", "torch.int16", "torch.int32", "torch.int64")
+
+
+def check_ids(ids, name: str = "ids", *, ndim: int | None = None, vocab_size: int | None = None,
+              min_len: int = 0, ignore_index: int | None = None, values: bool = True):
+    """Check token ids, the one validator of the course, and return them: a torch tensor as
+    it is, anything else (list, NumPy array) as a NumPy int64 array.
+
+    - ``TypeError`` when the ids are not integers (float ids are refused, not truncated);
+    - ``ValueError`` when ``ndim`` is given and the shape has another number of axes, when
+      there are fewer than ``min_len`` ids along the last axis, or (``values=True``) when an
+      id is negative or ``>= vocab_size`` (``ignore_index``, e.g. -1 in targets, is allowed).
+
+    ``values=False`` skips the pass over the values (for a hot loop on ids checked once).
+    """
+    is_torch = type(ids).__module__.startswith("torch")
+    if not is_torch:
+        if isinstance(ids, (str, bytes)):
+            raise TypeError(f"{name} must be token ids, not a {type(ids).__name__}: encode "
+                            f"the text first (tokenizer.encode(text))")
+        ids = np.asarray(ids)
+        if ids.size == 0 and ids.dtype == np.float64:  # np.asarray([]) is float: no ids
+            ids = ids.astype(np.int64)
+    dtype = str(ids.dtype)
+    if not (dtype in _TORCH_INTS if is_torch else np.issubdtype(ids.dtype, np.integer)):
+        raise TypeError(f"{name} must hold integer token ids, got dtype {dtype}")
+    if ndim is not None and ids.ndim != ndim:
+        want = {1: "(N,), one 1-D sequence", 2: "(B, T)"}.get(ndim, f"{ndim} axes")
+        raise ValueError(f"{name} must have shape {want}, got shape {tuple(ids.shape)}")
+    if min_len and (ids.ndim == 0 or ids.shape[-1] < min_len):
+        raise ValueError(f"{name} has {ids.shape[-1] if ids.ndim else 0} tokens; it needs "
+                         f"at least {min_len}")
+    size = ids.numel() if is_torch else ids.size
+    if values and size:
+        real = ids if ignore_index is None else ids[ids != ignore_index]
+        if (real.numel() if is_torch else real.size) > 0:
+            lo, hi = int(real.min()), int(real.max())
+            where = "" if vocab_size is None else f"; the vocabulary is [0, {vocab_size})"
+            if lo < 0:
+                raise ValueError(f"{name} holds negative token ids (smallest {lo}){where}")
+            if vocab_size is not None and hi >= vocab_size:
+                raise ValueError(f"{name} holds token id {hi}, outside the vocabulary: "
+                                 f"ids must be in [0, {vocab_size})")
+    return ids if is_torch else ids.astype(np.int64, copy=False)
+
+
 class CharTokenizer:
     """One token per character; the vocabulary is the sorted set of characters of ``text``.
 
@@ -155,12 +201,19 @@ class CharTokenizer:
         return ids
 
     def decode(self, ids) -> str:
-        """The text of a sequence of ids (list, NumPy array or torch tensor)."""
-        ids = np.asarray(ids.tolist() if hasattr(ids, "tolist") else ids).reshape(-1)
-        if ids.size and (not np.issubdtype(ids.dtype, np.integer)
-                         or ids.min() < 0 or ids.max() >= self.vocab_size):
-            raise ValueError(f"ids must be integers in [0, {self.vocab_size}), "
-                             f"got dtype {ids.dtype} with range [{ids.min()}, {ids.max()}]")
+        """The text of ONE sequence of ids (list, NumPy array or torch tensor, shape (T,)).
+
+        A batch (B, T) is a ``ValueError``: decode its rows one by one,
+        ``[tok.decode(row) for row in batch]``, or the one you want, ``tok.decode(batch[0])``.
+        """
+        if type(ids).__module__.startswith("torch"):
+            ids = ids.detach().cpu().numpy()
+        ids = np.asarray(ids)
+        if ids.ndim == 2:
+            raise ValueError(f"ids has shape {ids.shape}, a batch: decode one row at a time, "
+                             f"[tok.decode(row) for row in ids] (or tok.decode(ids[0]))")
+        ids = check_ids(ids.reshape(-1) if ids.ndim == 0 else ids, "ids", ndim=1,
+                        vocab_size=self.vocab_size)
         return "".join(self.itos[i] for i in ids)
 
     def __repr__(self) -> str:
@@ -206,9 +259,8 @@ def get_batch(ids, batch_size: int, block_size: int, rng: np.random.Generator):
     Returns ``(x, y)``, int64 arrays of shape ``(batch_size, block_size)``; ``y`` is ``x``
     shifted one position to the left, so ``y[b, t]`` is the token after ``x[b, t]``.
     """
+    check_ids(ids, "ids", ndim=1, values=False)  # float ids are refused, not truncated
     ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError(f"ids must be one stream of shape (N,), got shape {ids.shape}")
     if batch_size < 1 or block_size < 1:
         raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size}, {block_size}")
     if block_size >= len(ids):

@@ -366,7 +366,7 @@ RECIPES: dict[str, dict] = {
     "continued": dict(batch_size=16, block_size=128, lr=1e-4, min_lr=1e-5, warmup=20,
                       eval_interval=50, eval_batches=8),
     # keyword arguments of train_sft for chapter 10's toy instruction set
-    "sft": dict(steps=150, batch_size=32, lr=3e-4, warmup=10),
+    "sft": dict(steps=100, batch_size=32, lr=1e-3, warmup=10),
 }
 
 # Best validation accuracy of each learning rate tried for the speaker task (method -> {lr:

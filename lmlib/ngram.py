@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lmlib import metrics
+from lmlib.data import check_ids
 
 __all__ = ["NGramLM", "ngram_codes", "count_ngrams", "modified_kn_discounts"]
 
@@ -170,17 +171,7 @@ class NGramLM:
 
     # ------------------------------------------------------------------ checks
     def _check_ids(self, ids, vocab_size, name="ids") -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.ndim != 1:
-            raise ValueError(f"{name} must be one stream of token ids, shape (N,), "
-                             f"got shape {arr.shape}")
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
-        arr = arr.astype(np.int64)
-        if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
-            raise ValueError(f"{name} must lie in [0, vocab_size={vocab_size}), "
-                             f"got values in [{arr.min()}, {arr.max()}]")
-        return arr
+        return check_ids(ids, name, ndim=1, vocab_size=vocab_size)
 
     def _check_fitted(self):
         if self.vocab_size is None:

@@ -38,6 +38,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
+
 __all__ = ["apply_temperature", "top_k_filter", "top_p_filter", "min_p_filter",
            "repetition_penalty", "softmax", "sample", "generate", "beam_search",
            "distinct_n"]
@@ -99,11 +101,11 @@ def _check_temperature(temperature, allow_zero: bool) -> float:
     return t
 
 
-def _check_k(k) -> int:
+def _check_k(k, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an int >= 1, got {type(k).__name__} {k!r}")
+        raise TypeError(f"{name} must be an int >= 1, got {type(k).__name__} {k!r}")
     if k < 1:
-        raise ValueError(f"k must be an int >= 1 (the number of tokens kept), got {k}")
+        raise ValueError(f"{name} must be an int >= 1 (the number of tokens kept), got {k}")
     return int(k)
 
 
@@ -247,11 +249,7 @@ def repetition_penalty(logits, previous_ids, penalty: float):
                             f"{type(previous_ids).__name__}") from None
     if ids.size == 0:
         return logits.clone() if is_torch else logits.copy()
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"previous_ids must hold integer token ids, got dtype {ids.dtype}")
-    if ids.min() < 0 or ids.max() >= V:
-        raise ValueError(f"previous_ids must be token ids in [0, {V}), got values in "
-                         f"[{ids.min()}, {ids.max()}]")
+    ids = check_ids(ids, "previous_ids", vocab_size=V)
     seen = np.zeros(tuple(logits.shape), dtype=bool)
     if ids.ndim == 1:
         seen[..., ids] = True
@@ -281,7 +279,7 @@ def _filter(logits, top_k, top_p, min_p):
 def _check_sampling(temperature, top_k, top_p, min_p) -> float:
     t = _check_temperature(temperature, allow_zero=True)
     if top_k is not None:
-        _check_k(top_k)
+        _check_k(top_k, "top_k")
     if top_p is not None:
         _check_p(top_p, "top_p")
     if min_p is not None:
@@ -361,12 +359,7 @@ def _prompt_list(prompt_ids, vocab_size: int | None) -> list[int]:
     if arr.size == 0:
         raise ValueError("prompt_ids is empty: give at least one token to start from (for a "
                          "character model, e.g. the id of '\\n')")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"prompt_ids must hold integer token ids, got dtype {arr.dtype}")
-    if arr.min() < 0 or (vocab_size is not None and arr.max() >= vocab_size):
-        raise ValueError(f"prompt_ids must be token ids in [0, {vocab_size}), got values in "
-                         f"[{arr.min()}, {arr.max()}]")
-    return [int(i) for i in arr]
+    return [int(i) for i in check_ids(arr, "prompt_ids", vocab_size=vocab_size)]
 
 
 def _model_facts(model) -> tuple[int | None, int | None, torch.device]:

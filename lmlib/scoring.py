@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
 from lmlib.ngram import NGramLM
 
 __all__ = ["score", "token_losses", "PROTOCOLS"]
@@ -69,13 +70,7 @@ def token_losses(model, ids, *, protocol: str = "course", batch_size: int = 32) 
 def _check_split(ids) -> np.ndarray:
     if isinstance(ids, torch.Tensor):
         ids = ids.cpu().numpy()
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or len(ids) < 2:
-        raise ValueError(f"data must be a 1-D array of at least 2 token ids, got shape "
-                         f"{ids.shape}")
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"data must hold integer token ids, got dtype {ids.dtype}")
-    return ids.astype(np.int64)
+    return check_ids(ids, "data", ndim=1, min_len=2)
 
 
 def _block_size(model) -> int:

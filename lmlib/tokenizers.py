@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lmlib.data import CharTokenizer
+from lmlib.data import CharTokenizer, check_ids
 
 __all__ = ["CharTokenizer", "BPETokenizer", "GPT2_PATTERN", "GPT2_PATTERN_REGEX",
            "ENDOFTEXT", "get_pair_counts", "merge_pair", "tokens_html", "load_shakespeare_bpe"]
@@ -411,15 +411,10 @@ class BPETokenizer:
 
     def decode_bytes(self, ids) -> bytes:
         """The raw bytes of a sequence of ids."""
-        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-        if ids and isinstance(ids[0], list):
-            raise ValueError("ids must be one flat sequence of ints, got a nested sequence")
-        n = len(self._bytes)
-        for k, i in enumerate(ids):
-            if not isinstance(i, (int, np.integer)) or isinstance(i, bool) or not 0 <= i < n:
-                raise ValueError(f"ids must be ints in [0, {n}) (the vocabulary), "
-                                 f"got {i!r} at position {k}")
-        return b"".join(self._bytes[i] for i in ids)
+        if type(ids).__module__.startswith("torch"):
+            ids = ids.detach().cpu().numpy()
+        ids = check_ids(ids, "ids", ndim=1, vocab_size=len(self._bytes))
+        return b"".join(self._bytes[i] for i in ids.tolist())
 
     # -- looking at tokens ------------------------------------------------------------
 

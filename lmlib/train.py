@@ -26,17 +26,9 @@ Command line (the shipped model is trained this way)::
 
     python -m lmlib.train --preset shakespeare-gpt --checkpoint gpt.safetensors --resume
 
-Checkpoints are safetensors files: the tensors, plus text metadata with the model's class
-and config (JSON). Nothing is ever unpickled.
-
-Scaling up (one place each, all in :class:`Trainer`): the device comes from
-:func:`lmlib.get_device` (``TrainConfig.device``); mixed precision on a GPU
-(``TrainConfig.amp``: bf16 autocast, or fp16 with a gradient scaler) is
-:meth:`Trainer.autocast`; ``TrainConfig.compile=True`` runs ``torch.compile`` (opt-in);
-data parallelism is PyTorch's own ``DistributedDataParallel``: under ``torchrun`` every
-process draws the same global batch and keeps its slice, gradients are accumulated over
-``micro_batches`` and averaged over processes, and only rank 0 (``Trainer.is_main``)
-writes logs and checkpoints::
+Checkpoints (:mod:`lmlib.checkpoint`) are safetensors files; nothing is ever unpickled.
+Scaling up (a GPU, mixed precision, ``torch.compile``, several processes under
+``torchrun``) is :mod:`lmlib.scaling`; it changes where a step runs, not what it computes::
 
     torchrun --nproc_per_node=2 -m lmlib.train --preset shakespeare-gpt --checkpoint gpt.safetensors
 """
@@ -44,7 +36,6 @@ writes logs and checkpoints::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
@@ -62,15 +53,18 @@ from lmlib.checkpoint import (
     _model_config,
     _unique_state,
     atomic_save,
+    config_diff,
     load_state_dict_file,
+    read_json,
     read_safetensors,
     save_checkpoint,
     state_path,
 )
+from lmlib.data import check_ids, get_batch
+from lmlib.scaling import AMP_MODES, CompileError, Scaling, distributed_info, init_distributed
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
-           "resolve_amp", "compile_unavailable_reason", "distributed_info", "CompileError",
-           "estimate_loss", "PRESETS"]
+           "estimate_loss", "PRESETS", "from_preset"]
 
 
 # --------------------------------------------------------------------------------------
@@ -156,71 +150,6 @@ class History:
         return cls(**d)
 
 
-AMP_MODES = ("auto", "off", "bf16", "fp16")
-
-
-def resolve_amp(amp: str, device) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device``: ``None`` means full float32.
-
-    ``"auto"`` is bfloat16 on a CUDA GPU that supports it, float16 (with a gradient scaler)
-    on an older one, and off on the CPU and on MPS (mixed precision saves little there and
-    changes the numbers). ``"bf16"``/``"fp16"`` asked for explicitly need CUDA.
-    """
-    if amp not in AMP_MODES:
-        raise ValueError(f"amp must be one of {AMP_MODES}, got {amp!r}")
-    device = torch.device(device)
-    if amp == "off":
-        return None
-    if device.type != "cuda":
-        if amp == "auto":
-            return None
-        raise ValueError(f"amp={amp!r} needs a CUDA device; on {device.type} use amp='auto' "
-                         f"or 'off' (mixed precision is off on the CPU)")
-    if amp == "fp16":
-        return torch.float16
-    if amp == "bf16":
-        if not torch.cuda.is_bf16_supported():
-            raise ValueError("amp='bf16' was asked for, but this GPU has no bfloat16; use "
-                             "amp='fp16' or 'auto'")
-        return torch.bfloat16
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def compile_unavailable_reason(device) -> str | None:
-    """Why ``torch.compile`` cannot work here (a sentence), or ``None`` if it should."""
-    if not hasattr(torch, "compile"):
-        return f"torch {torch.__version__} has no torch.compile (it needs torch >= 2.0)"
-    try:
-        import torch._dynamo as dynamo
-
-        supported = getattr(dynamo, "is_dynamo_supported", None)
-        if supported is not None and not supported():
-            return f"torch.compile does not support this Python ({sys.version.split()[0]})"
-    except ImportError as err:
-        return f"torch.compile cannot be imported: {err}"
-    if torch.device(device).type == "cpu":
-        import shutil
-
-        if not any(shutil.which(cc) for cc in (os.environ.get("CXX", ""), "g++", "c++", "clang++")
-                   if cc):
-            return "torch.compile on the CPU needs a C++ compiler (g++ or clang++), none found"
-    return None
-
-
-class CompileError(RuntimeError):
-    """``torch.compile`` was asked for (``TrainConfig.compile=True``) and failed."""
-
-
-def distributed_info() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process: ``(0, 1)`` unless a torch.distributed process
-    group is running (e.g. under ``torchrun``)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def lr_at(step: int, config: TrainConfig) -> float:
     """Learning rate for update number ``step`` (0-based): linear warm-up from lr/warmup to
     lr over ``warmup`` steps, then a cosine from ``lr`` down to ``final_lr`` at the last step."""
@@ -259,21 +188,11 @@ def estimate_loss(model: nn.Module, batches: list, device=None) -> float:
 # the training loop
 # --------------------------------------------------------------------------------------
 
-def _check_ids(ids, name: str, min_len: int) -> np.ndarray:
+def _stream(ids, name: str, min_len: int, vocab_size: int | None) -> np.ndarray:
+    """A checked 1-D stream of token ids as a NumPy int64 array (tensors are copied off)."""
     if isinstance(ids, torch.Tensor):
         ids = ids.detach().cpu().numpy()
-    ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError(f"{name} must be one stream of token ids of shape (N,), got shape "
-                         f"{ids.shape}")
-    if not np.issubdtype(ids.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-    if len(ids) < min_len:
-        raise ValueError(f"{name} has {len(ids)} tokens; it needs at least {min_len} "
-                         f"(block_size + 1)")
-    if ids.min() < 0:
-        raise ValueError(f"{name} holds negative token ids")
-    return ids.astype(np.int64, copy=False)
+    return check_ids(ids, name, ndim=1, min_len=min_len, vocab_size=vocab_size)
 
 
 def _in_notebook() -> bool:
@@ -323,47 +242,24 @@ class Trainer:
         if not isinstance(config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
         self.config = config
-        need = config.block_size + 1
-        self.train_ids = _check_ids(train_ids, "train_ids", need)
-        self.val_ids = _check_ids(val_ids, "val_ids", need)
         mconf = getattr(model, "config", None)
         vocab = getattr(mconf, "vocab_size", None)
-        if vocab is not None:
-            for name, ids in (("train_ids", self.train_ids), ("val_ids", self.val_ids)):
-                if ids.max() >= vocab:
-                    raise ValueError(f"{name} holds token id {int(ids.max())}, outside the "
-                                     f"model's vocabulary [0, {vocab})")
+        self.train_ids = _stream(train_ids, "train_ids", config.block_size + 1, vocab)
+        self.val_ids = _stream(val_ids, "val_ids", config.block_size + 1, vocab)
         model_block = getattr(mconf, "block_size", None)
         if model_block is not None and config.block_size > model_block:
             raise ValueError(f"TrainConfig.block_size ({config.block_size}) is longer than the "
                              f"model's block_size ({model_block})")
-        from lmlib import get_device
-
-        # data parallelism: every process (rank) handles batch_size / world_size windows of
-        # each batch, in micro_batches forward/backward passes
-        self.rank, self.world_size = distributed_info()
-        parts = self.world_size * config.micro_batches
-        if config.batch_size % parts:
-            raise ValueError(
-                f"TrainConfig.batch_size ({config.batch_size}) must be divisible by the number "
-                f"of processes ({self.world_size}) times micro_batches ({config.micro_batches}) "
-                f"= {parts}; use fewer processes (--nproc_per_node) or another batch_size")
-        self.device = get_device(config.device)
-        if self.world_size > 1 and self.device.type == "cuda" and self.device.index is None:
-            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
-        self.amp_dtype = resolve_amp(config.amp, self.device)
-        if config.compile:
-            reason = compile_unavailable_reason(self.device)
-            if reason is not None:
-                raise ValueError(f"TrainConfig.compile=True, but {reason}; use compile=False")
-        self.model = model.to(self.device)  # the plain model: checkpoints, evaluation
+        self.scaling = Scaling(model, config.device, config.amp, config.compile,
+                               config.batch_size, config.micro_batches)
+        self.model, self.device = self.scaling.model, self.scaling.device
         self.optimizer = make_optimizer(model, config)
-        self.scaler = (torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16
-                       else None)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.checkpoint_dtype = checkpoint_dtype
         self.extra = dict(extra or {})
-        self.is_main = self.rank == 0  # the process that writes checkpoints and logs
+        self.rank, self.world_size = self.scaling.rank, self.scaling.world_size
+        self.is_main = self.scaling.is_main  # the process that writes checkpoints and logs
+        self.amp_dtype, self.scaler = self.scaling.amp_dtype, self.scaling.scaler
         self.step_num = 0  # updates done so far
         self.history = History()
         # training batches: the SAME generator on every rank draws the whole (global) batch,
@@ -372,97 +268,38 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         # dropout, and anything else random in the model: a different stream per rank
         torch.manual_seed(config.seed + self.rank)
-        self.train_model = self.model  # what step() calls: possibly compiled, possibly DDP
-        if config.compile:
-            self.train_model = torch.compile(self.train_model)
-        if self.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.train_model = DDP(self.train_model, device_ids=ids)
         # the fixed evaluation batches: the same windows at every evaluation
         eval_rng = np.random.default_rng([config.seed, 1])
-        from lmlib.data import get_batch
-
-        self._get_batch = get_batch
         self.eval_sets = {
             split: [get_batch(ids, config.batch_size, config.block_size, eval_rng)
                     for _ in range(config.eval_batches)]
             for split, ids in (("train", self.train_ids), ("val", self.val_ids))}
 
     # ---- one update ------------------------------------------------------------------
-    def autocast(self):
-        """The context of the forward pass: bf16/fp16 autocast on a GPU (see
-        :func:`resolve_amp`), nothing (float32) otherwise."""
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
-
-    def _forward(self, x, y):
-        if not self.config.compile:
-            return self.train_model(x, y)
-        try:  # the first call compiles: that is where a missing toolchain shows up
-            return self.train_model(x, y)
-        except Exception as err:
-            if type(err).__module__.startswith(("torch._dynamo", "torch._inductor")):
-                raise CompileError(f"torch.compile failed ({type(err).__name__}: "
-                                   f"{str(err)[:300]}); train with compile=False") from err
-            raise
-
     def step(self) -> float:
         """Draw a batch, forward, backward, clip, one AdamW update. Returns the batch loss
         (the mean over the whole batch, all processes together).
 
-        With ``world_size`` processes and ``micro_batches`` passes, the batch of
-        ``batch_size`` windows is cut into ``world_size * micro_batches`` equal pieces;
-        this rank runs forward/backward on its ``micro_batches`` pieces, adding up
-        gradients of ``loss / micro_batches``, and DDP averages the gradients over the
-        processes in the last backward: the gradient of the mean loss over the whole batch,
-        as one process with the whole batch would get (up to float rounding).
+        With several processes or ``micro_batches``, :class:`lmlib.scaling.Scaling` cuts the
+        batch into pieces; the gradients of ``loss / micro_batches`` add up over this
+        process's pieces and are averaged over processes: the gradient of the mean loss
+        over the whole batch, as one process with the whole batch would get.
         """
-        cfg = self.config
-        lr = lr_at(self.step_num, cfg)
+        cfg, sc = self.config, self.scaling
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        x, y = self._get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.rng)
-        m = cfg.micro_batches
-        piece = cfg.batch_size // (self.world_size * m)
-        mine = slice(self.rank * m * piece, (self.rank + 1) * m * piece)
-        x = torch.from_numpy(x[mine]).to(self.device)
-        y = torch.from_numpy(y[mine]).to(self.device)
+            group["lr"] = lr_at(self.step_num, cfg)
+        x, y = get_batch(self.train_ids, cfg.batch_size, cfg.block_size, self.rng)
+        pieces = sc.pieces(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         total = torch.zeros((), device=self.device)
-        for i in range(m):
-            last = i == m - 1
-            # DDP all-reduces gradients in backward; skip that until the last micro-batch
-            sync = (self.train_model.no_sync() if self.world_size > 1 and not last
-                    else contextlib.nullcontext())
-            with sync:
-                with self.autocast():
-                    _, loss = self._forward(x[i * piece:(i + 1) * piece],
-                                            y[i * piece:(i + 1) * piece])
-                if loss is None or not torch.is_tensor(loss) or loss.dim() != 0:
-                    raise ValueError("model(idx, targets) must return (logits, loss) with a "
-                                     "scalar loss")
-                loss = loss.float() / m
-                (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        for i, (xb, yb) in enumerate(pieces):
+            with sc.sync(last=i == len(pieces) - 1):
+                loss = sc.loss(xb, yb) / len(pieces)
+                sc.backward(loss)
             total += loss.detach()
-        if self.scaler is not None:
-            self.scaler.unscale_(self.optimizer)
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
+        sc.update(self.optimizer, cfg.grad_clip)
         self.step_num += 1
-        if self.world_size > 1:
-            import torch.distributed as dist
-
-            dist.all_reduce(total)
-            total /= self.world_size
-        return total.item()
+        return sc.mean(total)
 
     def evaluate(self) -> tuple[float, float]:
         return (estimate_loss(self.model, self.eval_sets["train"], self.device),
@@ -513,9 +350,10 @@ class Trainer:
                              f"(state, now): {diff}")
         own, _ = _unique_state(self.model)
         model_tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        saved_config = json.loads(metadata.get("config", "null") or "null")
-        if saved_config is not None and saved_config != _model_config(self.model):
-            raise ValueError(f"{path} was saved for another model config: {saved_config}")
+        model_diff = config_diff(read_json(metadata, "config", path), self.model)
+        if model_diff:
+            raise ValueError(f"{path} was saved for another model config; differences "
+                             f"(state, model): {model_diff}")
         with torch.no_grad():
             for key, target in own.items():
                 if key not in model_tensors or model_tensors[key].shape != target.shape:
@@ -565,7 +403,7 @@ class Trainer:
                 if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
                     self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live, bar, log)
                     t_train, n_since = 0.0, 0
-                if time_limit is not None and self._agree(
+                if time_limit is not None and self.scaling.agree(
                         time.perf_counter() - session_start > time_limit):
                     break
         except KeyboardInterrupt:
@@ -578,17 +416,6 @@ class Trainer:
             self.history.interrupted = True
             self.save_state()
         return self.history
-
-    def _agree(self, stop: bool) -> bool:
-        """Rank 0's decision, on every rank (processes must stop at the same step, or the
-        others would wait forever for its gradients)."""
-        if self.world_size == 1:
-            return stop
-        import torch.distributed as dist
-
-        flag = torch.tensor([int(stop)], device=self.device)
-        dist.broadcast(flag, 0)
-        return bool(flag.item())
 
     def _evaluate_and_save(self, tok_s: float, live, bar, log) -> None:
         h = self.history
@@ -683,7 +510,33 @@ PRESETS: dict[str, dict] = {
         model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
         train=dict(steps=10000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
                    warmup=200, eval_interval=250, eval_batches=40)),
+    # chapter 05's small model, whose attention the AttentionExplorer shows: a GPT with its
+    # own head and the exact GELU (lmlib/assets/attention_lm.safetensors was trained by an
+    # earlier loop with this shape; see the chapter)
+    "shakespeare-attention": dict(
+        model=dict(block_size=64, n_layer=2, n_head=4, n_embd=64, dropout=0.0,
+                   tie_weights=False, gelu="none"),
+        train=dict(steps=1000, batch_size=32, block_size=64, lr=3e-3, min_lr=3e-4, warmup=50,
+                   weight_decay=0.01, betas=(0.9, 0.999), eval_interval=100, eval_batches=10,
+                   seed=0)),
 }
+
+
+def from_preset(name: str, vocab_size: int, **model_overrides):
+    """``(model, TrainConfig)`` of the preset ``name``: a fresh model (its weights drawn from
+    torch's global generator, so seed first) and the training recipe."""
+    from lmlib.models.gpt import GPT, GPTConfig
+    from lmlib.models.lstm import LSTMLM
+
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    mkw = dict(preset["model"], **model_overrides)
+    if preset.get("kind", "gpt") == "lstm":
+        model = LSTMLM(vocab_size, **mkw)
+    else:
+        model = GPT(GPTConfig(vocab_size=vocab_size, **mkw))
+    return model, TrainConfig(**preset["train"])
 
 
 def _parse_value(text: str):
@@ -715,8 +568,6 @@ def main(argv=None) -> int:
 
     import lmlib
     from lmlib.data import names_streams, shakespeare
-    from lmlib.models.gpt import GPT, GPTConfig
-    from lmlib.models.lstm import LSTMLM
 
     lmlib.setup(quiet=True)
     preset = PRESETS[args.preset]
@@ -734,17 +585,14 @@ def main(argv=None) -> int:
     else:
         tok, train_ids, val_ids = shakespeare()
     try:
-        if preset.get("kind", "gpt") == "lstm":
-            model = LSTMLM(tok.vocab_size, **mkw)
-        else:
-            model = GPT(GPTConfig(vocab_size=tok.vocab_size, **mkw))
+        model, _ = from_preset(args.preset, tok.vocab_size, **mkw)
         config = TrainConfig(**tkw)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1  # started by torchrun
     try:
         if distributed:
-            _init_distributed(config)
+            init_distributed(config.device)
         return _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw)
     except (ValueError, CompileError) as err:  # bad input found once the device is known
         print(f"python -m lmlib.train: error: {err}", file=sys.stderr, flush=True)
@@ -755,23 +603,6 @@ def main(argv=None) -> int:
 
             if dist.is_initialized():
                 dist.destroy_process_group()
-
-
-def _init_distributed(config: TrainConfig) -> None:
-    """Join the process group that ``torchrun`` set up (its environment variables say
-    where): NCCL between GPUs, gloo between CPU processes."""
-    import datetime
-
-    import torch.distributed as dist
-
-    from lmlib import get_device
-
-    device = get_device(config.device)
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    if device.type == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    timeout = datetime.timedelta(seconds=float(os.environ.get("LMLIB_DIST_TIMEOUT", "600")))
-    dist.init_process_group(backend=backend, timeout=timeout)
 
 
 def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:

@@ -75,11 +75,13 @@ def test_load_checkpoint_builds_the_model_in_eval_mode_with_extra(tmp_path):
 # --- the import graph ------------------------------------------------------------------
 
 # each module may import modules of a LOWER layer, or of its own layer without a loop
+# (lmlib.sampling works on logits and on any model's forward: the models' generate uses it)
 LAYERS = [
     ("lmlib", "lmlib.data", "lmlib.metrics"),                                   # the basics
-    ("lmlib.tokenizers", "lmlib.ngram", "lmlib.tasks", "lmlib.scratch"),        # counting, NumPy
+    ("lmlib.tokenizers", "lmlib.ngram", "lmlib.tasks", "lmlib.scratch",         # counting, NumPy,
+     "lmlib.sampling"),                                                         # decoding
     ("lmlib.models",),                                                          # PyTorch twins
-    ("lmlib.checkpoint", "lmlib.train", "lmlib.sampling", "lmlib.pretrained",   # using models
+    ("lmlib.checkpoint", "lmlib.scaling", "lmlib.train", "lmlib.pretrained",    # using models
      "lmlib.scoring", "lmlib.finetune", "lmlib.speed"),
     ("lmlib.viz",),                                                             # widgets
 ]

@@ -167,3 +167,50 @@ def test_get_batch_bad_input():
         get_batch(np.zeros((2, 5), dtype=int), 2, 3, rng)
     with pytest.raises(TypeError, match="rng"):
         get_batch(np.arange(10), 2, 3, 0)
+
+
+def test_get_batch_refuses_float_ids():
+    """Float ids were truncated silently; now they are a TypeError (the one validator)."""
+    from lmlib.data import get_batch
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(TypeError, match="ids must hold integer token ids, got dtype float64"):
+        get_batch(np.arange(100) + 0.7, 4, 8, rng)
+    x, y = get_batch(np.arange(100, dtype=np.int32), 4, 8, rng)
+    assert x.dtype == y.dtype == np.int64
+
+
+def test_char_decode_of_a_batch_raises_and_names_the_fix():
+    """CharTokenizer.decode takes ONE sequence: a (B, T) batch is a ValueError (it used to
+    join the rows into one string)."""
+    import torch
+
+    from lmlib.data import CharTokenizer
+
+    tok = CharTokenizer("abc")
+    batch = np.array([[0, 1], [2, 0]])
+    for b in (batch, torch.as_tensor(batch), batch.tolist()):
+        with pytest.raises(ValueError, match=r"batch.*tok\.decode\(row\) for row in ids"):
+            tok.decode(b)
+    assert [tok.decode(row) for row in batch] == ["ab", "ca"]
+    assert tok.decode(np.int64(2)) == "c" and tok.decode([]) == ""
+    with pytest.raises(TypeError, match="integer"):
+        tok.decode([0.0, 1.0])
+
+
+def test_check_ids_is_the_one_validator():
+    import torch
+
+    from lmlib.data import check_ids
+
+    assert check_ids([1, 2], vocab_size=3).dtype == np.int64
+    t = torch.tensor([[1, -1]])
+    assert check_ids(t, "targets", ndim=2, vocab_size=3, ignore_index=-1) is t
+    with pytest.raises(ValueError, match="targets holds negative"):
+        check_ids(t, "targets", vocab_size=3)
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T\)"):
+        check_ids(np.zeros(3, dtype=int), "x", ndim=2)
+    with pytest.raises(TypeError, match="not a str"):
+        check_ids("abc")
+    with pytest.raises(TypeError, match="integer"):
+        check_ids(torch.tensor([True]))

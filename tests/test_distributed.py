@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from lmlib.checkpoint import load_checkpoint
-from lmlib.train import TrainConfig, Trainer, resolve_amp, train
+from lmlib.scaling import resolve_amp
+from lmlib.train import TrainConfig, Trainer, train
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,7 +176,7 @@ def test_trainer_on_the_cpu_runs_in_float32_without_a_scaler():
 
 
 def test_compile_where_torch_cannot_compile_is_a_clear_error(monkeypatch):
-    import lmlib.train as lt
+    import lmlib.scaling as lt
 
     monkeypatch.setattr(lt, "compile_unavailable_reason", lambda device: "no compiler here")
     ns = {}
@@ -186,7 +187,7 @@ def test_compile_where_torch_cannot_compile_is_a_clear_error(monkeypatch):
 
 
 def test_a_failing_compile_is_a_compile_error(monkeypatch):
-    import lmlib.train as lt
+    import lmlib.scaling as lt
 
     class Failing(Exception):
         __module__ = "torch._inductor.exc"

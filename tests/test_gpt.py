@@ -100,7 +100,7 @@ def test_generate():
     (lambda m: m([[1, 2]]), TypeError, "torch.Tensor"),
     (lambda m: m(torch.zeros(1, 4, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long)),
      ValueError, "targets"),
-    (lambda m: m.generate(torch.zeros(1, 2, dtype=torch.long), 3, temperature=0), ValueError,
+    (lambda m: m.generate(torch.zeros(1, 2, dtype=torch.long), 3, temperature=-1), ValueError,
      "temperature"),
     (lambda m: m.generate(torch.zeros(1, 2, dtype=torch.long), 3, top_k=0), ValueError, "top_k"),
     (lambda m: m.generate(torch.zeros(1, 2, dtype=torch.long), -1), ValueError, "max_new_tokens"),
@@ -157,7 +157,7 @@ def test_numpy_forward_bad_input():
         gpt_forward(params, np.zeros(13, dtype=np.int64), model.config)
     with pytest.raises(ValueError, match="in \\[0, 13\\)"):
         gpt_forward(params, np.array([0, 13]), model.config)
-    with pytest.raises(ValueError, match="integer"):
+    with pytest.raises(TypeError, match="integer"):
         gpt_forward(params, np.array([0.5, 1.0]), model.config)
 
 
@@ -281,6 +281,32 @@ def test_load_pretrained_by_name():
     out = model.generate(torch.as_tensor(tok.encode("ROMEO:"))[None], 20,
                          generator=torch.Generator().manual_seed(0))
     assert tok.decode(out[0]).startswith("ROMEO:")
+
+
+def test_generate_delegates_the_draw_to_lmlib_sampling(monkeypatch):
+    """GPT.generate and LSTMLM.generate draw with lmlib.sampling.sample (one place for
+    temperature and top-k); temperature 0 is greedy there."""
+    import lmlib.models.gpt as gpt_module
+    import lmlib.models.lstm as lstm_module
+    from lmlib import sampling
+    from lmlib.models import LSTMLM
+
+    calls = []
+
+    def spy(logits, **kw):
+        calls.append(kw)
+        return sampling.sample(logits, **kw)
+
+    model = make()
+    lstm = LSTMLM(13, 4, 8)
+    for module in (gpt_module, lstm_module):
+        monkeypatch.setattr(module, "sample", spy)
+    idx = torch.zeros(2, 3, dtype=torch.long)
+    model.generate(idx, 4, temperature=0.5, top_k=2)
+    lstm.generate(idx, 3, temperature=0.5, top_k=2)
+    assert len(calls) == 7 and all(c["temperature"] == 0.5 and c["top_k"] == 2 for c in calls)
+    greedy = model.generate(idx[:1], 5, temperature=0)
+    assert torch.equal(greedy, model.generate(idx[:1], 5, top_k=1))
 
 
 def test_causal_false_is_an_encoder():

@@ -71,6 +71,7 @@ def test_points_come_from_metadata_or_the_question():
     graded = graded_cells(canonical())
     assert graded.checks == [("cell4", "add one", 1), ("cell7", "double", 2)]
     assert graded.written == [("cell9", "Question 1", 3)]
+    assert graded.levels == {"cell4": "core, 5 min", "cell7": "stretch, 10 min"}
     with pytest.raises(ValueError, match="points must be a number"):
         points_of(new_code_cell("x", metadata={"nbgrader": {"points": "two"}}))
 
@@ -208,6 +209,7 @@ def test_a_class_grades_into_complete_csvs(tmp_path, capsys):
     assert "unanswered" in rows[("untouched", "Question 1")]["message"]
     assert (rows[("solved", "double")]["points"], rows[("solved", "double")]["max_points"]) \
         == ("2", "2")
+    assert rows[("ghost", "double")]["level"] == "stretch, 10 min"
     # the runs worked on copies: the originals are untouched, nothing was added
     assert (subs / "solved" / "notes.txt").read_text() == "mine"
     assert not (subs / "half" / "junk.txt").exists()

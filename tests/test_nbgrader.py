@@ -152,10 +152,18 @@ def test_nbgrader_full_pipeline_makes_the_committed_exercise(solution):
     assert_same_cells(_read(ROOT / "exercises" / solution.name), student, solution.name)
     # exercises/ carries the metadata of nbgrader's release: nbgrader grades it the same
     assert_same_grading(_read(ROOT / "exercises" / solution.name), student, solution.name)
-    graded = [c for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    meta = [c.metadata.get("nbgrader", {}) for c in student.cells]
+    # autograder tests: exactly the check cells, locked
+    tests = [c for c, m in zip(student.cells, meta) if m.get("grade") and not m.get("solution")]
     checks = [c for c in student.cells if "check" in c.metadata.get("tags", [])]
-    assert graded and [c.id for c in graded] == [c.id for c in checks]
+    assert tests and [c.id for c in tests] == [c.id for c in checks]
     assert all(c.metadata["editable"] is False for c in checks)  # locked by nbgrader
+    # manually graded answers: exactly the cells tagged written, each with its points
+    manual = [c for c, m in zip(student.cells, meta) if m.get("grade") and m.get("solution")]
+    written = [c for c in student.cells if "written" in c.metadata.get("tags", [])]
+    assert [c.id for c in manual] == [c.id for c in written]
+    assert all(c.metadata["nbgrader"]["points"] > 0 and c.source == "YOUR ANSWER HERE"
+               for c in written)
 
 
 def synthetic_solution():
@@ -488,5 +496,27 @@ def test_documented_nbgrader_workflow_grades_a_full_and_an_empty_submission(tmp_
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"]))
                   for row in csv.DictReader(f)}
     checks = sum("check" in c.metadata.get("tags", []) for c in _read(SOLUTIONS[0]).cells)
-    assert scores == {"alice": (checks, checks), "bob": (0.0, checks),
-                      "carol": (checks, checks), "dan": (0.0, checks)}
+    # written answers count in the maximum; nbgrader leaves them to the formgrader
+    written = sum(c.metadata["nbgrader"]["points"] for c in carol.cells
+                  if "written" in c.metadata.get("tags", []))
+    top = checks + written
+    assert scores == {"alice": (checks, top), "bob": (0.0, top),
+                      "carol": (checks, top), "dan": (0.0, top)}
+
+
+def test_nbgrader_check_warns_about_notebooks_nbgrader_would_zero(tmp_path, capsys):
+    """A notebook without nbgrader's metadata (an old handout, a chapter notebook) would get
+    0 points from autograde without a word: `nbgrader-check` says so, loudly."""
+    good = tmp_path / "submitted" / "alice" / "00_language_models"
+    bad = tmp_path / "submitted" / "bob" / "00_language_models"
+    good.mkdir(parents=True)
+    bad.mkdir(parents=True)
+    name = "00_language_models.ipynb"
+    (good / name).write_bytes((ROOT / "exercises" / name).read_bytes())
+    (bad / name).write_bytes((ROOT / "chapters" / name).read_bytes())
+    assert cli(["nbgrader-check", str(tmp_path / "submitted")]) == 1
+    err = capsys.readouterr().err
+    assert f"WARNING: {bad / name}: no cell carries nbgrader's metadata" in err
+    assert str(good) not in err and "1 of 2 notebook(s) would get 0 points" in err
+    (bad / name).unlink()
+    assert cli(["nbgrader-check", str(tmp_path / "submitted")]) == 0

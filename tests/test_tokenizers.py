@@ -286,9 +286,12 @@ def test_encode_rejects_lone_surrogates():
         BPETokenizer.train("a\ud800b", 300)
 
 
-@pytest.mark.parametrize("ids", [[-1], [_tok_plain.vocab_size], [1, 2, 10_000], [1.5], ["a"]])
-def test_decode_rejects_unknown_ids(ids):
-    with pytest.raises(ValueError, match="ids must be"):
+@pytest.mark.parametrize("ids, err, match", [
+    ([-1], ValueError, "negative"), ([_tok_plain.vocab_size], ValueError, "vocabulary"),
+    ([1, 2, 10_000], ValueError, "vocabulary"), ([1.5], TypeError, "integer"),
+    (["a"], TypeError, "integer"), ([[1, 2], [3, 4]], ValueError, "shape")])
+def test_decode_rejects_unknown_ids(ids, err, match):
+    with pytest.raises(err, match=f"ids .*{match}"):
         _tok_plain.decode(ids)
 
 

@@ -82,20 +82,20 @@ def _widget() -> list[Measurement]:
 
 
 def _model() -> list[Measurement]:
+    import torch
+
     from lmlib.data import shakespeare
-    from lmlib.models.attention_lm import (
-        AttentionLM,
-        AttentionLMConfig,
-        train_attention_lm,
-    )
+    from lmlib.pretrained import load_pretrained
     from lmlib.scoring import score
+    from lmlib.train import from_preset, train
 
     tok, train_ids, val_ids = shakespeare()
-    shipped = AttentionLM.load_pretrained()
+    shipped, _ = load_pretrained("shakespeare-attention")
     shipped_val = score(shipped, val_ids)
+    torch.manual_seed(0)
+    model, config = from_preset("shakespeare-attention", tok.vocab_size)
     with stopwatch() as t:
-        model, _ = train_attention_lm(train_ids, steps=1000,
-                                      cfg=AttentionLMConfig(vocab_size=tok.vocab_size))
+        train(model, train_ids, val_ids, config, progress=False, plot=False)
     val = score(model, val_ids)
     return [
         Measurement("AttentionLM shipped val loss", shipped_val, "nats/char", "< 2.05",

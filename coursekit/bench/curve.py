@@ -126,9 +126,10 @@ def _cpu_per_step(spec: dict, train_ids, val_ids, vocab_size: int, probe: int = 
 def run_neural(point: str, spec: dict) -> dict:
     import torch
 
+    from lmlib.checkpoint import load_state_dict_file
     from lmlib.data import shakespeare
     from lmlib.scoring import score
-    from lmlib.train import load_state_dict_file, train
+    from lmlib.train import train
 
     torch.set_num_threads(1)
     tok, train_ids, val_ids = shakespeare()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import signal
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ import nbformat
 from .generate import MarkerError, generate_folder
 from .grade import STATUSES, Graded, Row, grade_submission, graded_cells, rows_for
 from .nbgrader_source import write_source_folder
+from .runner import kill_all
 
 
 def cmd_generate(args) -> int:
@@ -40,6 +42,22 @@ def cmd_handout(args) -> int:
     argv = ["--out", args.out] + (["--ref", args.ref] if args.ref else []) \
         + (["--allow-dirty"] if args.allow_dirty else [])
     return handout.main(argv)
+
+
+def cmd_nbgrader_check(args) -> int:
+    from .nbgrader_source import check_submissions
+
+    bad = check_submissions(args.folder)
+    for path, why in bad:
+        print(f"WARNING: {path}: {why}", file=sys.stderr)
+    n = sum(1 for p in Path(args.folder).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if bad:
+        print(f"WARNING: {len(bad)} of {n} notebook(s) would get 0 points from nbgrader "
+              f"autograde. Ask for the notebook from exercises/ or nbgrader's release/, or "
+              f"grade these with `python -m coursekit.exercises grade`.", file=sys.stderr)
+        return 1
+    print(f"{n} notebook(s) carry nbgrader's metadata")
+    return 0
 
 
 def cmd_nbgrader_source(args) -> int:
@@ -135,10 +153,10 @@ def _fmt(value) -> str:
 def write_long_csv(path, rows: list[Row]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "notebook", "exercise", "kind", "status", "points",
+        writer.writerow(["student", "notebook", "exercise", "level", "kind", "status", "points",
                          "max_points", "message"])
         for r in rows:
-            writer.writerow([r.student, r.notebook, r.exercise, r.kind, r.status,
+            writer.writerow([r.student, r.notebook, r.exercise, r.level, r.kind, r.status,
                              _fmt(r.points), _fmt(r.max_points), r.message])
 
 
@@ -171,6 +189,10 @@ def write_gradebook(path, rows: list[Row]) -> None:
 def _gradebook_path(long_csv: str) -> Path:
     p = Path(long_csv)
     return p.with_name(f"{p.stem}_gradebook{p.suffix or '.csv'}")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def cmd_grade(args) -> int:
@@ -225,10 +247,24 @@ def cmd_grade(args) -> int:
         return rows
 
     results: dict[int, list[Row]] = {}
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
         futures = {pool.submit(job, sub): i for i, sub in enumerate(submissions)}
         for future in as_completed(futures):
             results[futures[future]] = future.result()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        n = kill_all()
+        print(f"\ninterrupted: {n} notebook run(s) stopped, their processes killed; no CSV "
+              f"written", file=sys.stderr)
+        return 130
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
     rows = [r for i in range(len(submissions)) for r in results[i]]
 
     # students who submitted nothing, or not every notebook the class handed in
@@ -314,6 +350,9 @@ def main(argv=None) -> int:
                                     "branch (default: main)")
     hand.add_argument("--allow-dirty", action="store_true",
                       help="build from the last commit despite uncommitted changes")
+    nbc = sub.add_parser("nbgrader-check", help="before `nbgrader autograde`: warn about "
+                                                "submissions nbgrader would grade as 0")
+    nbc.add_argument("folder", help="e.g. COURSE/submitted")
     nbg = sub.add_parser("nbgrader-source",
                          help="write solutions/ as an nbgrader course (source/<chapter>/)")
     nbg.add_argument("course_dir", help="the nbgrader course folder to write into")
@@ -324,6 +363,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors; keep its code
         return int(exc.code or 0)
     commands = {"generate": cmd_generate, "grade": cmd_grade, "handout": cmd_handout,
+                "nbgrader-check": cmd_nbgrader_check,
                 "nbgrader-source": cmd_nbgrader_source}
     return commands[args.command](args)
 

@@ -44,8 +44,9 @@ def student_notebook(exercise, solution, kind: str):
     fill = {"solved": len(cells), "syntax": len(cells), "hung": len(cells),
             "half": len(cells) // 2}.get(kind, 0)
     for cell in cells[:fill]:
-        cell.source = answers[cell.id].replace("### BEGIN SOLUTION\n", "") \
-            .replace("### END SOLUTION\n", "").replace("### END SOLUTION", "")
+        cell.source = "\n".join(line for line in answers[cell.id].split("\n")
+                                if line.strip() not in ("### BEGIN SOLUTION",
+                                                        "### END SOLUTION"))
     if kind == "syntax" and len(cells) > 1:
         cells[1].source += "\nx = (1 +"
     checks = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]

@@ -28,7 +28,7 @@ import copy
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -49,6 +49,7 @@ class Row:
     max_points: float
     message: str = ""
     kind: str = "auto"  # "auto": a check cell; "manual": a written answer
+    level: str = ""  # from the exercise's heading: "core, 25 min", "stretch, 40 min" or ""
 
     @property
     def passed(self) -> bool:
@@ -163,25 +164,37 @@ def written_name(nb, index: int) -> str:
     return f"written answer {index}"
 
 
+_LEVEL = re.compile(r"^#+\s*Exercise\b.*\(\s*((?:core|stretch)\s*,\s*\d+\s*min)\s*\)\s*$",
+                    re.IGNORECASE | re.MULTILINE)
+
+
 @dataclass
 class Graded:
     """A canonical notebook's graded cells: ``checks`` and ``written`` are lists of
-    ``(cell id, name, points)``."""
+    ``(cell id, name, points)``; ``levels`` maps a check's cell id to the level of its
+    exercise ("core, 25 min"), read from the heading ``## Exercise N: ... (core, 25 min)``."""
 
     checks: list[tuple[str, str, float]]
     written: list[tuple[str, str, float]]
+    levels: dict[str, str] = field(default_factory=dict)
 
 
 def graded_cells(canonical) -> Graded:
-    checks, written = [], []
+    checks, written, levels = [], [], {}
+    level = ""
     for index, cell in enumerate(canonical.cells):
+        if cell.cell_type == "markdown" and re.search(r"^#+\s*Exercise\b", cell.source,
+                                                      re.IGNORECASE | re.MULTILINE):
+            m = _LEVEL.search(cell.source)
+            level = " ".join(m.group(1).split()).replace(" ,", ",") if m else ""
         if is_check_cell(cell):
+            levels[cell.get("id")] = level
             checks.append((cell.get("id"), exercise_name(cell, index), points_of(cell)))
         elif is_written_cell(cell):
             question = canonical.cells[index - 1].source if index else ""
             written.append((cell.get("id"), written_name(canonical, index),
                             points_of(cell, question=question)))
-    return Graded(checks, written)
+    return Graded(checks, written, levels)
 
 
 # --- the notebook that runs ---------------------------------------------------------------
@@ -261,8 +274,6 @@ def _error_text(info: dict) -> str:
 def _check_status(run, nb, origin, index, previous, token, cell_timeout) -> tuple[str, str]:
     """``(status, message)`` for the check at run cell ``index``; ``previous`` is the run
     index of the check before it (-1 for the first)."""
-    from .runner import NotebookRun  # noqa: F401 (type only)
-
     info = run.cells.get(index)
     if info is None:
         if run.unfinished == index:
@@ -293,7 +304,9 @@ def _check_status(run, nb, origin, index, previous, token, cell_timeout) -> tupl
         return "error", ("the check did not run to its end: something in the notebook "
                          "swallowed its error")
     message = _error_text(info)
-    if info["ename"] in ("AssertionError", "NotImplementedError"):
+    if info["ename"] == "NotImplementedError":
+        return "fail", f"not done: {message} (the exercise's stub)"
+    if info["ename"] == "AssertionError":
         return "fail", message
     earlier = next((i for i in range(previous + 1) if (run.cells.get(i) or {}).get("ename")),
                    None)
@@ -305,7 +318,8 @@ def _check_status(run, nb, origin, index, previous, token, cell_timeout) -> tupl
 
 def rows_for(student: str, name: str, graded: Graded, status: str, message: str) -> list[Row]:
     """The same status for every exercise of a notebook (unreadable, missing)."""
-    rows = [Row(student, name, ex, status, 0, pts, message) for _, ex, pts in graded.checks]
+    rows = [Row(student, name, ex, status, 0, pts, message, level=graded.levels.get(cid, ""))
+            for cid, ex, pts in graded.checks]
     rows += [Row(student, name, q, status, None, pts, message, "manual")
              for _, q, pts in graded.written]
     return rows or [Row(student, name, "(notebook)", status, 0, 0, message)]
@@ -337,7 +351,7 @@ def grade_submission(path, canonical=None, student: str = "", cell_timeout: int 
         if not isinstance(student_nb.get("cells"), list):
             raise ValueError("no list of cells")
     except Exception as err:  # noqa: BLE001 (any unreadable file is a row, not a crash)
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = " ".join(str(err).split()) or type(err).__name__
         return rows_for(student, name, graded or Graded([], []), "unreadable",
                         f"not a readable notebook: {reason[:200]}")
     note = ""
@@ -365,7 +379,7 @@ def grade_submission(path, canonical=None, student: str = "", cell_timeout: int 
             message = "the check cell was missing and was put back; " + message
         message = message.replace(token, "")
         rows.append(Row(student, name, exercise, status, pts if status == "pass" else 0, pts,
-                        (message + flag).lstrip("; ")))
+                        (message + flag).lstrip("; "), level=graded.levels.get(cell_id, "")))
         previous = index
     rows += [Row(student, name, q, "manual", None, pts, _answer_summary(student_nb, cid),
                  "manual") for cid, q, pts in graded.written]

@@ -174,3 +174,23 @@ def write_source_folder(course_dir, solutions="solutions", points: float = 1) ->
     if not config.exists():
         config.write_text(CONFIG, encoding="utf-8")
     return written
+
+
+def lacks_metadata(path) -> str | None:
+    """Why nbgrader would grade the notebook at ``path`` as zero, or None: it is not a
+    notebook, or none of its cells carries nbgrader's metadata (a notebook made before the
+    exercises carried it, a chapter notebook, answers pasted into a new notebook)."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as err:  # noqa: BLE001
+        return f"not a readable notebook ({type(err).__name__})"
+    graded = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    if not graded:
+        return "no cell carries nbgrader's metadata: nbgrader would give it 0 points"
+    return None
+
+
+def check_submissions(folder) -> list[tuple[Path, str]]:
+    """``(notebook, why)`` for every notebook under ``folder`` nbgrader cannot grade."""
+    return [(p, why) for p in sorted(Path(folder).rglob("*.ipynb"))
+            if ".ipynb_checkpoints" not in p.parts and (why := lacks_metadata(p))]

@@ -29,11 +29,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER_ENV = "COURSEKIT_GRADE_RUN"
+_ACTIVE: dict[str, int] = {}  # token -> worker pid of the runs in progress
+_ACTIVE_LOCK = threading.Lock()
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 _MAX_TEXT = 4000  # characters of a cell's stdout kept (its end: where a check's token is)
 
@@ -113,6 +116,15 @@ def kill_run(pgid: int | None, token: str) -> int:
     return len(seen)
 
 
+def kill_all() -> int:
+    """Kill every run in progress (the grader was interrupted); return how many."""
+    with _ACTIVE_LOCK:
+        active = dict(_ACTIVE)
+    for token, pid in active.items():
+        kill_run(pid, token)
+    return len(active)
+
+
 def _read_progress(path: Path, run: NotebookRun) -> None:
     if not path.exists():
         return
@@ -160,13 +172,18 @@ def run_isolated(nb, name: str, folder: Path | None = None, cell_timeout: int = 
             proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
+            with _ACTIVE_LOCK:
+                _ACTIVE[token] = proc.pid
             try:
                 proc.wait(timeout=notebook_timeout)
             except subprocess.TimeoutExpired:
                 run.outcome = "timeout"
                 run.detail = f"the notebook ran longer than {notebook_timeout} s and was stopped"
-            run.killed = kill_run(proc.pid, token)
-            proc.wait()
+            finally:  # also when the grader itself is interrupted
+                run.killed = kill_run(proc.pid, token)
+                proc.wait()
+                with _ACTIVE_LOCK:
+                    _ACTIVE.pop(token, None)
         run.seconds = time.monotonic() - start
         timed_out = run.outcome == "timeout"
         _read_progress(progress, run)

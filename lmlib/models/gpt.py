@@ -21,6 +21,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
+from lmlib.sampling import sample
+
 __all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "gpt_shakespeare.safetensors"
@@ -39,6 +42,9 @@ class GPTConfig:
     n_embd: int
     dropout: float = 0.0
     bias: bool = True  # biases in the Linear layers and LayerNorms, like GPT-2
+    tie_weights: bool = True  # the head reuses the token embedding, like GPT-2; False: its
+    #                          own (V, C) matrix, with a bias when ``bias`` (chapter 05's model)
+    gelu: str = "tanh"  # GPT-2's tanh approximation of GELU, or "none" for the exact one
     causal: bool = True  # False drops the causal mask (an encoder; chapter 06 shows the leak)
 
     def __post_init__(self):
@@ -51,6 +57,8 @@ class GPTConfig:
                              f"n_head ({self.n_head})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.gelu not in ("tanh", "none"):
+            raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'none', got {self.gelu!r}")
         if not isinstance(self.causal, bool):
             raise ValueError(f"GPTConfig.causal must be True or False, got {self.causal!r}")
 
@@ -138,12 +146,13 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """The feed-forward block: Linear C -> 4C, GELU (GPT-2's tanh form), Linear 4C -> C."""
+    """The feed-forward block: Linear C -> 4C, GELU (GPT-2's tanh form by default), Linear
+    4C -> C."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU(approximate="tanh")
+        self.gelu = nn.GELU(approximate=config.gelu)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -196,8 +205,10 @@ class GPT(nn.Module):
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
         ))
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
-        self.lm_head.weight = self.transformer.wte.weight  # weight tying: one (V, C) matrix
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size,
+                                 bias=config.bias and not config.tie_weights)
+        if config.tie_weights:
+            self.lm_head.weight = self.transformer.wte.weight  # weight tying: one (V, C) matrix
         self.apply(self._init_weights)
         # GPT-2: scale the projections that write into the residual stream by 1/sqrt(2 L),
         # so that the stream's variance does not grow with depth
@@ -222,13 +233,11 @@ class GPT(nn.Module):
             n -= self.transformer.wpe.weight.numel() + self.transformer.wte.weight.numel()
         return n
 
-    def _check_ids(self, idx, name: str) -> None:
+    def _check_ids(self, idx, name: str = "idx", ignore_index: int | None = None) -> None:
+        """``idx`` must be a (B, T) tensor of ids in the vocabulary (see lmlib.data.check_ids)."""
         if not isinstance(idx, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
-        if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
-        if idx.dim() != 2:
-            raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}")
+        check_ids(idx, name, ndim=2, vocab_size=self.config.vocab_size, ignore_index=ignore_index)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 return_attention: bool = False, past_kv=None, use_cache: bool = False):
@@ -249,24 +258,17 @@ class GPT(nn.Module):
                                  "with targets or return_attention")
             logits, present = self.forward_cached(idx, past_kv)
             return logits, None, present
-        self._check_ids(idx, "idx")
+        self._check_ids(idx)
         B, T = idx.shape
         if T > self.config.block_size:
             raise ValueError(f"idx has {T} positions but this model's block_size is "
                              f"{self.config.block_size}; crop the context to the last "
                              f"{self.config.block_size} tokens")
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size):
-            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], "
-                             f"outside the vocabulary [0, {self.config.vocab_size})")
         if targets is not None:
-            self._check_ids(targets, "targets")
+            self._check_ids(targets, "targets", ignore_index=-1)  # -1: a position to ignore
             if targets.shape != idx.shape:
                 raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
                                  f"got {tuple(targets.shape)}")
-            if targets.numel() and (int(targets.min()) < -1
-                                    or int(targets.max()) >= self.config.vocab_size):
-                raise ValueError(f"targets must be ids in [0, {self.config.vocab_size}) "
-                                 f"(or -1 to ignore a position)")
         pos = torch.arange(T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         atts = []
@@ -292,7 +294,7 @@ class GPT(nn.Module):
         positions. The logits equal those of :meth:`forward` on the whole sequence (to
         float rounding). P + T may not exceed ``block_size``.
         """
-        self._check_ids(idx, "idx")
+        self._check_ids(idx)
         B, T = idx.shape
         n_layer = self.config.n_layer
         if past_kv is not None and (not isinstance(past_kv, (tuple, list))
@@ -306,9 +308,6 @@ class GPT(nn.Module):
             raise ValueError(f"the cache holds {P} positions and idx adds {T}: more than this "
                              f"model's block_size {self.config.block_size}; start a new cache "
                              f"from the last tokens")
-        if int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size:
-            raise ValueError(f"idx holds token ids in [{int(idx.min())}, {int(idx.max())}], "
-                             f"outside the vocabulary [0, {self.config.vocab_size})")
         pos = torch.arange(P, P + T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         present = []
@@ -318,33 +317,36 @@ class GPT(nn.Module):
         return self.lm_head(self.transformer.ln_f(x)), tuple(present)
 
     @torch.no_grad()
+    def attention_maps(self, idx) -> torch.Tensor:
+        """The attention weights of every layer and head for ONE sequence: ``idx`` ``(T,)``
+        or ``(1, T)`` token ids -> ``(n_layer, n_head, T, T)`` (eval mode, no gradient)."""
+        idx = torch.as_tensor(idx).reshape(1, -1)
+        was_training = self.training
+        self.eval()
+        att = self(idx, return_attention=True)[2]
+        self.train(was_training)
+        return att[:, 0]
+
+    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None):
-        """Continue ``idx`` (B, T) by ``max_new_tokens`` sampled tokens -> (B, T + new).
+        """Continue each row of ``idx`` (B, T) by ``max_new_tokens`` tokens -> (B, T + new).
 
-        Each step feeds the last ``block_size`` tokens, divides the last logits by
-        ``temperature``, keeps the ``top_k`` most likely tokens (all when ``None``) and
-        samples from the softmax. Chapter 09 builds more decoding methods.
+        Each step feeds the last ``block_size`` tokens and draws the next token from the last
+        logits with :func:`lmlib.sampling.sample` (``temperature``, ``top_k``; temperature 0
+        is greedy). Chapter 09 builds more decoding methods, and a KV cache, in
+        :func:`lmlib.sampling.generate`.
         """
-        self._check_ids(idx, "idx")
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        self._check_ids(idx)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+                or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
         was_training = self.training
         self.eval()
         for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size:]
-            logits, _ = self(context)
-            logits = logits[:, -1, :] / temperature  # (B, V)
-            if top_k is not None and top_k < logits.size(-1):
-                kth = torch.topk(logits, top_k).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            probs = F.softmax(logits, dim=-1)
-            nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
-            idx = torch.cat([idx, nxt.to(idx.dtype)], dim=1)
+            logits, _ = self(idx[:, -self.config.block_size:])
+            nxt = sample(logits[:, -1, :], temperature=temperature, top_k=top_k, rng=generator)
+            idx = torch.cat([idx, nxt[:, None].to(idx.dtype)], dim=1)
         self.train(was_training)
         return idx
 

@@ -22,6 +22,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.data import check_ids
+from lmlib.sampling import sample
+
 __all__ = ["LSTMLM", "LSTMConfig", "ASSET"]
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "lstm_shakespeare.safetensors"
@@ -73,14 +76,12 @@ class LSTMLM(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def _check_idx(self, idx, name="idx"):
+    def _check_idx(self, idx, name="idx", ignore_index: int | None = None):
+        """``idx`` must be a (B, T) tensor of ids in the vocabulary (lmlib.data.check_ids)."""
         if not torch.is_tensor(idx):
             raise TypeError(f"{name} must be a torch tensor of token ids, got "
                             f"{type(idx).__name__}")
-        if idx.dim() != 2:
-            raise ValueError(f"{name} must have shape (B, T), got shape {tuple(idx.shape)}")
-        if idx.dtype not in (torch.int64, torch.int32):
-            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        check_ids(idx, name, ndim=2, vocab_size=self.config.vocab_size, ignore_index=ignore_index)
 
     def run(self, idx, state=None):
         """``(logits (B, T, V), (h, c))`` for ``idx`` ``(B, T)``, starting from ``state``
@@ -105,6 +106,7 @@ class LSTMLM(nn.Module):
                 got = tuple(targets.shape) if torch.is_tensor(targets) else type(targets).__name__
                 raise ValueError(f"targets must be a tensor of the shape of idx, "
                                  f"{tuple(idx.shape)}, got {got}")
+            self._check_idx(targets, "targets", ignore_index=-1)  # -1: a position to ignore
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
                                    ignore_index=-1)
         return logits, loss
@@ -112,25 +114,22 @@ class LSTMLM(nn.Module):
     @torch.no_grad()
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None):
-        """Continue each row of ``idx`` ``(B, T)`` by ``max_new_tokens`` sampled tokens.
+        """Continue each row of ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens drawn with
+        :func:`lmlib.sampling.sample` (``temperature``, ``top_k``; temperature 0 is greedy).
 
         The recurrent state is carried, so each new token costs one LSTM step (no window
         to re-read, unlike a transformer without a KV cache). Returns ``(B, T + new)``."""
         self._check_idx(idx)
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
+                or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
         was_training = self.training
         self.eval()
         logits, state = self.run(idx)
         out = [idx]
         for _ in range(max_new_tokens):
-            last = logits[:, -1, :] / temperature
-            if top_k is not None:
-                kth = torch.topk(last, min(top_k, last.size(-1))).values[:, -1:]
-                last = last.masked_fill(last < kth, float("-inf"))
-            nxt = torch.multinomial(F.softmax(last, dim=-1), 1, generator=generator)
+            nxt = sample(logits[:, -1, :], temperature=temperature, top_k=top_k,
+                         rng=generator)[:, None]
             out.append(nxt)
             logits, state = self.run(nxt, state)
         self.train(was_training)

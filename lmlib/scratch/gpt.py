@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lmlib.data import check_ids
 from lmlib.scratch.transformer import block_forward, layer_norm
 
 __all__ = ["params_from_torch", "gpt_forward", "generate_greedy"]
@@ -25,17 +26,11 @@ def params_from_torch(model, dtype=np.float32) -> dict[str, np.ndarray]:
 
 def _check_ids(ids, config) -> np.ndarray:
     ids = np.asarray(ids)
-    if ids.ndim == 1:
-        ids = ids[None]
-    if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"ids must be integer token ids of shape (T,) or (B, T), got "
-                         f"{ids.dtype} of shape {ids.shape}")
+    ids = check_ids(ids[None] if ids.ndim == 1 else ids, "ids", ndim=2,
+                    vocab_size=config.vocab_size)
     if ids.shape[1] > config.block_size:
         raise ValueError(f"ids has {ids.shape[1]} positions but block_size is "
                          f"{config.block_size}")
-    if ids.size and (ids.min() < 0 or ids.max() >= config.vocab_size):
-        raise ValueError(f"ids must be in [0, {config.vocab_size}), got range "
-                         f"[{ids.min()}, {ids.max()}]")
     return ids
 
 
