@@ -335,9 +335,10 @@ def test_causal_false_is_an_encoder():
 
 def test_from_hf_gpt2_equals_hugging_face_gpt2lmheadmodel():
     """Hugging Face's own GPT2LMHeadModel (random weights from a small GPT2Config) and
-    GPT.from_hf_gpt2 of its state dict give the same logits (transformers is only needed
-    by this test; it is skipped where the package is missing)."""
-    transformers = pytest.importorskip("transformers")
+    GPT.from_hf_gpt2 of its state dict give the same logits (transformers is a test-only
+    dependency)."""
+    import transformers
+
     hf_config = transformers.GPT2Config(vocab_size=37, n_positions=16, n_embd=32, n_layer=3,
                                         n_head=4, resid_pdrop=0.0, embd_pdrop=0.0,
                                         attn_pdrop=0.0, activation_function="gelu_new")
