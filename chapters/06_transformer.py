@@ -456,7 +456,7 @@ plt.show()
 # In code the difference between the two self-attentions is one argument, the mask:
 
 # %%
-mha = MultiHeadAttention(d_model=32, n_heads=4, rng=np.random.default_rng(1))
+mha = MultiHeadAttention(n_embd=32, n_head=4, rng=np.random.default_rng(1))
 seq = rng.normal(size=(1, 8, 32))
 enc_out, enc_w = mha(seq)                           # BERT-style: no mask
 dec_out, dec_w = mha(seq, mask=causal_mask(8))      # GPT-style: causal

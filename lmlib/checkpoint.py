@@ -26,7 +26,8 @@ import torch
 import torch.nn as nn
 
 __all__ = ["atomic_save", "read_safetensors", "save_checkpoint", "load_checkpoint",
-           "load_state_dict_file", "export_checkpoint", "state_path", "read_json", "config_diff"]
+           "load_state_dict_file", "export_checkpoint", "state_path", "read_json", "config_diff",
+           "save_train_state", "load_train_state"]
 
 
 def atomic_save(tensors: dict[str, torch.Tensor], path, metadata: dict[str, str]) -> Path:
@@ -238,3 +239,73 @@ def state_path(checkpoint) -> Path:
     p = Path(checkpoint)
     stem = p.name[:-len(".safetensors")] if p.name.endswith(".safetensors") else p.name
     return p.with_name(stem + ".state.safetensors")
+
+
+# --- the resumable state of a training run ---------------------------------------------
+
+STATE_FORMAT = "lmlib-train-state-1"
+# TrainConfig fields that may change when a run is resumed (they do not change its numbers,
+# or, for steps and eval_interval, only extend or reschedule it)
+RESUMABLE_CHANGES = ("steps", "eval_interval", "device", "micro_batches", "amp", "compile")
+
+
+def save_train_state(path, model: nn.Module, optimizer, *, step: int, rng, history: dict,
+                     train_config: dict) -> Path:
+    """Everything a run needs to continue exactly (atomically, next to the checkpoint):
+    the weights, the optimizer's moments, torch's and NumPy's generator states, the step,
+    the history and the training config."""
+    tensors = {f"model.{k}": v for k, v in _unique_state(model)[0].items()}
+    for pid, st in optimizer.state_dict()["state"].items():
+        for name, value in st.items():
+            tensors[f"optim.{pid}.{name}"] = torch.as_tensor(value)
+    tensors["rng.torch"] = torch.get_rng_state()
+    metadata = {
+        "format": STATE_FORMAT,
+        "config": json.dumps(_model_config(model)),
+        "train_config": json.dumps(train_config),
+        "step": str(step),
+        "history": json.dumps(history),
+        "rng.numpy": json.dumps(rng.bit_generator.state),
+    }
+    return atomic_save(tensors, path, metadata)
+
+
+def load_train_state(path, model: nn.Module, optimizer, *, rng,
+                     train_config: dict) -> tuple[int, dict]:
+    """Restore what :func:`save_train_state` wrote into ``model``, ``optimizer``, torch's
+    generator and ``rng``; returns ``(step, history)``. A state written for another model
+    config, or another training config (beyond :data:`RESUMABLE_CHANGES`), is a
+    ``ValueError`` naming the path and the differences."""
+    tensors, metadata = read_safetensors(path)
+    if metadata.get("format") != STATE_FORMAT:
+        raise ValueError(f"{path} is not an lmlib training state")
+    saved = read_json(metadata, "train_config", path, default={})
+    mine = json.loads(json.dumps(train_config))  # tuples as lists, as saved
+    diff = {k: (saved.get(k), mine.get(k)) for k in mine
+            if k not in RESUMABLE_CHANGES and saved.get(k) != mine.get(k)}
+    if diff:
+        raise ValueError(f"{path} was written for another training config; differences "
+                         f"(state, now): {diff}")
+    model_diff = config_diff(read_json(metadata, "config", path), model)
+    if model_diff:
+        raise ValueError(f"{path} was saved for another model config; differences "
+                         f"(state, model): {model_diff}")
+    own, _ = _unique_state(model)
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    with torch.no_grad():
+        for key, target in own.items():
+            if key not in weights or weights[key].shape != target.shape:
+                raise ValueError(f"{path}: tensor {key!r} missing or of another shape")
+            target.copy_(weights[key])
+    device = next(model.parameters()).device
+    opt = optimizer.state_dict()
+    opt["state"] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            opt["state"].setdefault(int(pid), {})[name] = (value if name == "step"
+                                                           else value.to(device))
+    optimizer.load_state_dict(opt)
+    torch.set_rng_state(tensors["rng.torch"])
+    rng.bit_generator.state = read_json(metadata, "rng.numpy", path)
+    return int(metadata["step"]), read_json(metadata, "history", path)

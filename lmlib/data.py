@@ -60,8 +60,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _download(corpus: Corpus, dest: Path) -> None:
-    """Fetch ``corpus.url`` into ``dest`` atomically, with a progress bar."""
+def _download(corpus: Corpus, dest: Path, note: str = "") -> None:
+    """Fetch ``corpus.url`` into ``dest`` atomically, with a progress bar. ``note`` is added
+    to the error message (e.g. that LMLIB_DATA_DIR names no folder)."""
     import urllib.error
     import urllib.request
 
@@ -80,9 +81,13 @@ def _download(corpus: Corpus, dest: Path) -> None:
         raise OSError(
             f"could not download {corpus.filename} from {corpus.url} ({err}). "
             f"If you are offline, copy the file to {dest} or into a folder named by the "
-            f"environment variable LMLIB_DATA_DIR."
+            f"environment variable LMLIB_DATA_DIR.{note}"
         ) from err
     data = b"".join(chunks)
+    if len(data) < corpus.size:
+        raise OSError(f"the download of {corpus.filename} from {corpus.url} was incomplete "
+                      f"({len(data):,} of {corpus.size:,} bytes; the connection was cut?): "
+                      f"nothing was saved, run it again to retry")
     if _sha256(data) != corpus.sha256:
         raise ValueError(f"downloaded {corpus.filename} has sha256 {_sha256(data)}, "
                          f"expected {corpus.sha256}; the file was not saved")
@@ -94,11 +99,19 @@ def _download(corpus: Corpus, dest: Path) -> None:
 
 def _locate(name: str, corpus: Corpus) -> Path:
     data_dir = os.environ.get("LMLIB_DATA_DIR")
-    if data_dir and (Path(data_dir) / corpus.filename).is_file():
+    note = ""
+    if data_dir and not Path(data_dir).is_dir():
+        import warnings
+
+        note = f" (LMLIB_DATA_DIR is set to {data_dir}, which is not a folder.)"
+        warnings.warn(f"LMLIB_DATA_DIR is set to {data_dir}, which is not a folder: it is "
+                      f"ignored, and {corpus.filename} comes from the cache or a download",
+                      stacklevel=3)
+    elif data_dir and (Path(data_dir) / corpus.filename).is_file():
         return Path(data_dir) / corpus.filename
     cached = cache_dir() / corpus.filename
     if not cached.is_file():
-        _download(corpus, cached)
+        _download(corpus, cached, note)
     return cached
 
 

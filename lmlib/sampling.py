@@ -362,6 +362,19 @@ def _prompt_list(prompt_ids, vocab_size: int | None) -> list[int]:
     return [int(i) for i in check_ids(arr, "prompt_ids", vocab_size=vocab_size)]
 
 
+def _stop_ids(stop_ids) -> frozenset:
+    """``stop_ids`` checked: an iterable of int token ids (not None, not floats)."""
+    if isinstance(stop_ids, (str, bytes)) or not isinstance(stop_ids, Iterable):
+        raise TypeError(f"stop_ids must be an iterable of int token ids, got "
+                        f"{type(stop_ids).__name__} {stop_ids!r}")
+    stops = stop_ids.tolist() if hasattr(stop_ids, "tolist") else list(stop_ids)
+    bad = [s for s in stops if isinstance(s, bool) or not isinstance(s, numbers.Integral)]
+    if bad:
+        raise TypeError(f"stop_ids must hold int token ids, got {bad[0]!r} "
+                        f"({type(bad[0]).__name__}) in {stops!r}")
+    return frozenset(int(s) for s in stops)
+
+
 def _model_facts(model) -> tuple[int | None, int | None, torch.device]:
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module language model, got "
@@ -490,10 +503,7 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
         _check_penalty(repetition_penalty)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"seed must be None or an int, got {type(seed).__name__}")
-    try:
-        stops = frozenset(int(s) for s in stop_ids)
-    except (TypeError, ValueError):
-        raise TypeError(f"stop_ids must be an iterable of token ids, got {stop_ids!r}") from None
+    stops = _stop_ids(stop_ids)
     tokens = _stream(model, ids, int(max_new_tokens), temperature, top_k, top_p, min_p,
                      repetition_penalty, stops, seed, use_cache)
     if stream:
@@ -501,6 +511,16 @@ def generate(model, prompt_ids, max_new_tokens: int, *, temperature: float = 1.0
     for _ in tokens:
         pass
     return ids
+
+
+def _check_beam(beam_width, max_new_tokens, length_penalty) -> tuple[int, float]:
+    for name, value in (("beam_width", beam_width), ("max_new_tokens", max_new_tokens)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    lp = _number(length_penalty, "length_penalty")
+    if math.isinf(lp):
+        raise ValueError(f"length_penalty must be finite, got {length_penalty!r}")
+    return int(beam_width), lp
 
 
 def beam_search(model, prompt_ids, beam_width: int, max_new_tokens: int,
@@ -521,17 +541,8 @@ def beam_search(model, prompt_ids, beam_width: int, max_new_tokens: int,
     """
     block, vocab, device = _model_facts(model)
     ids = _prompt_list(prompt_ids, vocab)
-    if isinstance(beam_width, bool) or not isinstance(beam_width, numbers.Integral) \
-            or beam_width < 1:
-        raise ValueError(f"beam_width must be an int >= 1, got {beam_width!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) \
-            or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    lp = _number(length_penalty, "length_penalty")
-    if math.isinf(lp):
-        raise ValueError(f"length_penalty must be finite, got {length_penalty!r}")
-    stops = frozenset(int(s) for s in stop_ids)
-    W = int(beam_width)
+    W, lp = _check_beam(beam_width, max_new_tokens, length_penalty)
+    stops = _stop_ids(stop_ids)
 
     def final(score: float, n_new: int) -> float:
         return score / (n_new ** lp)

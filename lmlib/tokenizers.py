@@ -107,8 +107,32 @@ def _train_merges(chunks: Counter, num_merges: int) -> list[tuple[int, int]]:
     entry at least as large as its count, so an entry that is exact when popped is the
     maximum. Ties go to the smallest pair ``(a, b)``.
     """
-    data = b"".join(chunks)
-    sym_arr = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+    sym, weight, prv, nxt, count, where = _link_and_count(chunks)
+    heap = [(-c, pair) for pair, c in count.items()]
+    heapq.heapify(heap)
+    merges: list[tuple[int, int]] = []
+    while len(merges) < num_merges and heap:
+        neg, pair = heapq.heappop(heap)
+        c = count.get(pair, 0)
+        if c != -neg:  # stale: the count dropped after this entry was pushed
+            if c > 0:
+                heapq.heappush(heap, (-c, pair))
+            continue
+        new = _SPECIAL_BASE + len(merges)
+        merges.append(pair)
+        del count[pair]
+        made = _merge_everywhere(pair, new, sym, weight, prv, nxt, count, where)
+        for q in made:
+            if count[q] > 0:
+                heapq.heappush(heap, (-count[q], q))
+    return merges
+
+
+def _link_and_count(chunks: Counter):
+    """The chunks laid end to end as linked symbols (lists ``sym``, ``weight``, ``prv``,
+    ``nxt``; links are -1 at a chunk's ends) and the weighted count of every pair with the
+    positions where it starts (``count``, ``where``), counted vectorised (code a * 256 + b)."""
+    sym_arr = np.frombuffer(b"".join(chunks), dtype=np.uint8).astype(np.int64)
     weight_arr = np.repeat(np.fromiter(chunks.values(), dtype=np.int64, count=len(chunks)),
                            [len(c) for c in chunks])
     size = len(sym_arr)
@@ -118,8 +142,6 @@ def _train_merges(chunks: Counter, num_merges: int) -> list[tuple[int, int]]:
     nxt_arr = np.where(linked, np.arange(1, size + 1), -1)
     prv_arr = np.full(size, -1, dtype=np.int64)
     prv_arr[1:][linked[:-1]] = np.flatnonzero(linked[:-1])
-
-    # initial counts, vectorised: one code a * 256 + b per linked position
     starts = np.flatnonzero(linked)
     codes = sym_arr[starts] * 256 + sym_arr[starts + 1]
     order = np.argsort(codes, kind="stable")
@@ -131,63 +153,44 @@ def _train_merges(chunks: Counter, num_merges: int) -> list[tuple[int, int]]:
         pair = divmod(code, 256)
         count[pair] = int(totals[code])
         where[pair] = set(group.tolist())
-    heap = [(-c, pair) for pair, c in count.items()]
-    heapq.heapify(heap)
+    return (sym_arr.tolist(), weight_arr.tolist(), prv_arr.tolist(), nxt_arr.tolist(),
+            count, where)
 
-    sym, weight = sym_arr.tolist(), weight_arr.tolist()
-    nxt, prv = nxt_arr.tolist(), prv_arr.tolist()
-    merges: list[tuple[int, int]] = []
-    while len(merges) < num_merges and heap:
-        neg, pair = heapq.heappop(heap)
-        c = count.get(pair, 0)
-        if c != -neg:  # stale: the count dropped after this entry was pushed
-            if c > 0:
-                heapq.heappush(heap, (-c, pair))
+
+def _merge_everywhere(pair, new: int, sym, weight, prv, nxt, count, where) -> list:
+    """Replace every occurrence of ``pair = (a, b)`` by the symbol ``new``, fixing the counts
+    of the pairs on either side. Returns the pairs this merge created (to push on the heap)."""
+    a, b = pair
+    made = []  # the pairs (x, new) and (new, y) this merge creates
+
+    def gain(q, w, pos):
+        if q in count:
+            count[q] += w
+            where[q].add(pos)
+        else:
+            count[q], where[q] = w, {pos}
+            made.append(q)
+
+    for i in sorted(where.pop(pair)):
+        if sym[i] != a:  # stale, or consumed by an overlapping occurrence
             continue
-        a, b = pair
-        new = _SPECIAL_BASE + len(merges)
-        merges.append(pair)
-        del count[pair]
-        made = []  # the pairs (x, new) and (new, y) this merge creates
-        for i in sorted(where.pop(pair)):
-            if sym[i] != a:  # stale, or consumed by an overlapping occurrence
-                continue
-            j = nxt[i]
-            if j == -1 or sym[j] != b:
-                continue
-            w = weight[i]
-            p, n = prv[i], nxt[j]
-            if p != -1:  # x a b -> x new: (x, a) loses one, (x, new) gains one
-                x = sym[p]
-                if (x, a) != pair:
-                    count[(x, a)] -= w
-                q = (x, new)
-                if q in count:
-                    count[q] += w
-                    where[q].add(p)
-                else:
-                    count[q] = w
-                    where[q] = {p}
-                    made.append(q)
-            if n != -1:  # a b y -> new y: (b, y) loses one, (new, y) gains one
-                y = sym[n]
-                if (b, y) != pair:
-                    count[(b, y)] -= w
-                q = (new, y)
-                if q in count:
-                    count[q] += w
-                    where[q].add(i)
-                else:
-                    count[q] = w
-                    where[q] = {i}
-                    made.append(q)
-                prv[n] = i
-            sym[i], nxt[i] = new, n
-            sym[j] = -1  # position j is gone
-        for q in made:
-            if count[q] > 0:
-                heapq.heappush(heap, (-count[q], q))
-    return merges
+        j = nxt[i]
+        if j == -1 or sym[j] != b:
+            continue
+        w = weight[i]
+        p, n = prv[i], nxt[j]
+        if p != -1:  # x a b -> x new: (x, a) loses one, (x, new) gains one
+            if (sym[p], a) != pair:
+                count[(sym[p], a)] -= w
+            gain((sym[p], new), w, p)
+        if n != -1:  # a b y -> new y: (b, y) loses one, (new, y) gains one
+            if (b, sym[n]) != pair:
+                count[(b, sym[n])] -= w
+            gain((new, sym[n]), w, i)
+            prv[n] = i
+        sym[i], nxt[i] = new, n
+        sym[j] = -1  # position j is gone
+    return made
 
 
 def _apply_merges(ids: np.ndarray, ranks: dict[tuple[int, int], int]) -> np.ndarray:

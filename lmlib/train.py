@@ -20,7 +20,9 @@ What it does, step by step:
   and the full training state (optimizer, random generators, step, history) to a second
   file, both atomically;
 - a progress bar, and in a notebook a loss plot that updates as it trains;
-- Ctrl-C stops cleanly: the state is saved, the best checkpoint kept, the history returned.
+- Ctrl-C stops cleanly at the end of the step (and of the checkpoint being written): the
+  state is saved, the best checkpoint kept, the history returned, and ``--resume`` then
+  continues bit-exactly; a second Ctrl-C stops at once, keeping the last saved state.
 
 Command line (the shipped model is trained this way)::
 
@@ -36,6 +38,7 @@ Scaling up (a GPU, mixed precision, ``torch.compile``, several processes under
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
@@ -50,14 +53,10 @@ import torch
 import torch.nn as nn
 
 from lmlib.checkpoint import (
-    _model_config,
-    _unique_state,
-    atomic_save,
-    config_diff,
     load_state_dict_file,
-    read_json,
-    read_safetensors,
+    load_train_state,
     save_checkpoint,
+    save_train_state,
     state_path,
 )
 from lmlib.data import check_ids, get_batch
@@ -229,6 +228,31 @@ class _LivePlot:
         plt.close(fig)
 
 
+@contextlib.contextmanager
+def _held_ctrl_c():
+    """Hold Ctrl-C (SIGINT) until the step and the checkpoint being written are complete:
+    yields a function that says whether Ctrl-C was pressed. A second Ctrl-C interrupts at
+    once (KeyboardInterrupt). Outside the main thread nothing is held."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    presses = []
+
+    def handler(signum, frame):
+        presses.append(signum)
+        if len(presses) > 1:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(presses)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Trainer:
     """One training run: model, optimizer, data, schedule, checkpoints. :func:`train` is the
     convenient front door; the class is there so that each piece can be read (and extended)
@@ -261,6 +285,7 @@ class Trainer:
         self.is_main = self.scaling.is_main  # the process that writes checkpoints and logs
         self.amp_dtype, self.scaler = self.scaling.amp_dtype, self.scaling.scaler
         self.step_num = 0  # updates done so far
+        self.stop_reason = None  # after run(): "interrupt" (Ctrl-C), "time_limit" or None
         self.history = History()
         # training batches: the SAME generator on every rank draws the whole (global) batch,
         # and each rank keeps its own slice, so N processes see exactly the windows one
@@ -306,10 +331,13 @@ class Trainer:
                 estimate_loss(self.model, self.eval_sets["val"], self.device))
 
     # ---- checkpoints -----------------------------------------------------------------
-    def save_best(self) -> None:
+    def save_best(self, val_loss: float | None = None) -> None:
+        """Write the model now as the best checkpoint, with ``val_loss`` (default: the
+        history's best) and the step in its metadata."""
         if self.checkpoint is None or not self.is_main:
             return
-        extra = dict(self.extra, step=self.step_num, val_loss=self.history.best_val,
+        val_loss = self.history.best_val if val_loss is None else val_loss
+        extra = dict(self.extra, step=self.step_num, val_loss=val_loss,
                      train_config=self.config.to_dict())
         save_checkpoint(self.model, self.checkpoint, dtype=self.checkpoint_dtype, extra=extra)
 
@@ -318,60 +346,16 @@ class Trainer:
         that :meth:`load_state` continues exactly where it stopped."""
         if self.checkpoint is None or not self.is_main:
             return
-        tensors = {f"model.{k}": v for k, v in _unique_state(self.model)[0].items()}
-        opt = self.optimizer.state_dict()
-        for pid, st in opt["state"].items():
-            for name, value in st.items():
-                tensors[f"optim.{pid}.{name}"] = torch.as_tensor(value)
-        tensors["rng.torch"] = torch.get_rng_state()
-        metadata = {
-            "format": "lmlib-train-state-1",
-            "config": json.dumps(_model_config(self.model)),
-            "train_config": json.dumps(self.config.to_dict()),
-            "step": str(self.step_num),
-            "history": json.dumps(self.history.to_dict()),
-            "rng.numpy": json.dumps(self.rng.bit_generator.state),
-        }
-        atomic_save(tensors, state_path(self.checkpoint), metadata)
+        save_train_state(state_path(self.checkpoint), self.model, self.optimizer,
+                         step=self.step_num, rng=self.rng, history=self.history.to_dict(),
+                         train_config=self.config.to_dict())
 
     def load_state(self, path=None) -> None:
         path = Path(path) if path is not None else state_path(self.checkpoint)
-        tensors, metadata = read_safetensors(path)
-        if metadata.get("format") != "lmlib-train-state-1":
-            raise ValueError(f"{path} is not an lmlib training state")
-        saved = json.loads(metadata["train_config"])
-        saved["betas"] = tuple(saved["betas"])
-        mine = self.config.to_dict()
-        diff = {k: (saved.get(k), mine.get(k)) for k in mine
-                if k not in ("steps", "eval_interval", "device", "micro_batches", "amp", "compile")
-                and saved.get(k) != mine.get(k)}
-        if diff:
-            raise ValueError(f"{path} was written for another training config; differences "
-                             f"(state, now): {diff}")
-        own, _ = _unique_state(self.model)
-        model_tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-        model_diff = config_diff(read_json(metadata, "config", path), self.model)
-        if model_diff:
-            raise ValueError(f"{path} was saved for another model config; differences "
-                             f"(state, model): {model_diff}")
-        with torch.no_grad():
-            for key, target in own.items():
-                if key not in model_tensors or model_tensors[key].shape != target.shape:
-                    raise ValueError(f"{path}: tensor {key!r} missing or of another shape")
-                target.copy_(model_tensors[key])
-        opt = self.optimizer.state_dict()
-        state = {}
-        for key, value in tensors.items():
-            if key.startswith("optim."):
-                _, pid, name = key.split(".", 2)
-                state.setdefault(int(pid), {})[name] = value.to(self.device) \
-                    if name != "step" else value
-        opt["state"] = state
-        self.optimizer.load_state_dict(opt)
-        torch.set_rng_state(tensors["rng.torch"])
-        self.rng.bit_generator.state = json.loads(metadata["rng.numpy"])
-        self.step_num = int(metadata["step"])
-        self.history = History.from_dict(json.loads(metadata["history"]))
+        self.step_num, history = load_train_state(path, self.model, self.optimizer,
+                                                  rng=self.rng,
+                                                  train_config=self.config.to_dict())
+        self.history = History.from_dict(history)
 
     # ---- the loop --------------------------------------------------------------------
     def run(self, *, progress: bool = True, plot: bool | str = "auto", stop_at: int | None = None,
@@ -388,33 +372,48 @@ class Trainer:
         tokens = cfg.batch_size * cfg.block_size
         session_start = time.perf_counter()
         t_train, n_since = 0.0, 0
-        self.history.interrupted = False
+        self.history.interrupted, self.stop_reason = False, None
         self.model.train()
+        consistent = True  # False once a step or a save was cut in the middle
         try:
-            while self.step_num < end:
-                t0 = time.perf_counter()
-                loss = self.step()
-                dt = time.perf_counter() - t0
-                t_train += dt
-                self.history.seconds += dt
-                n_since += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-                if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
-                    self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live, bar, log)
-                    t_train, n_since = 0.0, 0
-                if time_limit is not None and self.scaling.agree(
-                        time.perf_counter() - session_start > time_limit):
-                    break
-        except KeyboardInterrupt:
-            if bar is not None:
-                bar.write("interrupted: saving the training state; the best checkpoint is kept")
+            with _held_ctrl_c() as ctrl_c:
+                while self.step_num < end:
+                    consistent = False
+                    t0 = time.perf_counter()
+                    loss = self.step()
+                    dt = time.perf_counter() - t0
+                    t_train += dt
+                    self.history.seconds += dt
+                    n_since += 1
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+                    if self.step_num % cfg.eval_interval == 0 or self.step_num == cfg.steps:
+                        self._evaluate_and_save(n_since * tokens / max(t_train, 1e-9), live,
+                                                bar, log)
+                        t_train, n_since = 0.0, 0
+                    consistent = True
+                    if self.scaling.agree(ctrl_c()):
+                        self.stop_reason = "interrupt"
+                        break
+                    if time_limit is not None and self.scaling.agree(
+                            time.perf_counter() - session_start > time_limit):
+                        self.stop_reason = "time_limit"
+                        break
+        except KeyboardInterrupt:  # a second Ctrl-C, or one raised inside the model
+            self.stop_reason = "interrupt"
         finally:
             bar.close()
         self.history.final_step = self.step_num
         if self.step_num < cfg.steps:
             self.history.interrupted = True
-            self.save_state()
+            if consistent:  # the state after a whole step: resuming continues exactly
+                self.save_state()
+            if self.stop_reason == "interrupt" and self.is_main:
+                print("interrupted: " + ("training state saved at step "
+                                         f"{self.step_num}" if consistent else
+                                         "stopped in the middle of a step; the state saved "
+                                         "at the last evaluation is kept")
+                      + "; the best checkpoint is kept", file=sys.stderr)
         return self.history
 
     def _evaluate_and_save(self, tok_s: float, live, bar, log) -> None:
@@ -427,8 +426,8 @@ class Trainer:
         h.lr.append(lr_at(self.step_num - 1, self.config))
         improved = val_loss < h.best_val
         if improved:
+            self.save_best(val_loss)  # on disk first: the history never names a missing file
             h.best_val, h.best_step = val_loss, self.step_num
-            self.save_best()
         self.save_state()
         line = (f"step {self.step_num:6d} | train {train_loss:.4f} | val {val_loss:.4f}"
                 f"{' *' if improved else '  '} | lr {h.lr[-1]:.2e} | {tok_s:,.0f} tok/s | "
@@ -495,14 +494,14 @@ PRESETS: dict[str, dict] = {
     # the shipped LSTM (lmlib/assets/lstm_shakespeare.safetensors, chapter 04)
     "shakespeare-lstm": dict(
         kind="lstm",
-        model=dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0),
+        model=dict(n_embd=64, hidden_size=384, n_layer=1, dropout=0.0),
         train=dict(steps=2000, batch_size=32, block_size=128, lr=3e-3, min_lr=3e-4, warmup=100,
                    weight_decay=0.1, grad_clip=1.0, eval_interval=100, eval_batches=20,
                    seed=0)),
     # chapter 04's LSTM on names.txt (the splits joined into streams by data.names_streams)
     "names-lstm": dict(
         kind="lstm", data="names",
-        model=dict(n_embd=48, hidden_size=256, n_layers=1, dropout=0.1),
+        model=dict(n_embd=48, hidden_size=256, n_layer=1, dropout=0.1),
         train=dict(steps=3000, batch_size=32, block_size=32, lr=3e-3, min_lr=1e-4, warmup=100,
                    weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_batches=20,
                    seed=0)),
@@ -634,7 +633,7 @@ def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:
               f"{history.seconds:,.0f} s of training", file=log, flush=True)
         if log is not sys.stdout:
             log.close()
-    return 0
+    return 130 if trainer.stop_reason == "interrupt" else 0  # 130: stopped by Ctrl-C
 
 
 if __name__ == "__main__":

@@ -274,7 +274,7 @@ print("forget bias: correct")
 # ## Exercise 5: counting parameters (core, 10 min)
 #
 # Write `lstmlm_num_params(V, C, H, L)`: the number of parameters of
-# `LSTMLM(vocab_size=V, n_embd=C, hidden_size=H, n_layers=L)` — an embedding `(V, C)`, `L`
+# `LSTMLM(vocab_size=V, n_embd=C, hidden_size=H, n_layer=L)` — an embedding `(V, C)`, `L`
 # LSTM layers (the first reads `C` features, the others `H`; each has two weight matrices
 # and two biases of `4H`), and a linear read-out `H -> V` with bias.
 

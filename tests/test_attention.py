@@ -200,13 +200,13 @@ def test_mha_matches_torch_self_attention_with_causal_mask(bias):
     Dm = D
     tw_in = ref.in_proj_weight.grad.numpy()
     for i, name in enumerate("qkv"):
-        np.testing.assert_allclose(mha.grads[f"w_{name}"], tw_in[i * Dm:(i + 1) * Dm].T,
+        np.testing.assert_allclose(mha.grads[f"w_{name}"], tw_in[i * Dm:(i + 1) * Dm],
                                    rtol=1e-9, atol=1e-11)
         if bias:
             np.testing.assert_allclose(mha.grads[f"b_{name}"],
                                        ref.in_proj_bias.grad.numpy()[i * Dm:(i + 1) * Dm],
                                        rtol=1e-9, atol=1e-11)
-    np.testing.assert_allclose(mha.grads["w_o"], ref.out_proj.weight.grad.numpy().T,
+    np.testing.assert_allclose(mha.grads["w_o"], ref.out_proj.weight.grad.numpy(),
                                rtol=1e-9, atol=1e-11)
     if bias:
         np.testing.assert_allclose(mha.grads["b_o"], ref.out_proj.bias.grad.numpy(),
@@ -283,7 +283,7 @@ def test_bad_sizes_for_masks_positions_heads():
         causal_mask(0)
     with pytest.raises(ValueError, match="d must be a positive integer"):
         sinusoidal_positions(4, 0)
-    with pytest.raises(ValueError, match="divisible by n_heads=5"):
+    with pytest.raises(ValueError, match="divisible by n_head=5"):
         split_heads(rand(2, 3, 8), 5)
     with pytest.raises(ValueError, match="divisible"):
         MultiHeadAttention(10, 3)

@@ -50,6 +50,15 @@ def test_offline_error_says_what_failed_and_where_to_put_the_file(fresh, monkeyp
     assert not (fresh / "cache" / "names.txt").exists()
 
 
+def test_a_data_dir_that_is_not_a_folder_warns_and_the_error_says_so(fresh, monkeypatch):
+    monkeypatch.setenv("LMLIB_DATA_DIR", str(fresh / "no-such-folder"))
+    monkeypatch.setitem(CORPORA, "names", Corpus("names.txt", "http://127.0.0.1:9/names.txt",
+                                                 "0" * 64, 10))
+    with pytest.warns(UserWarning, match="LMLIB_DATA_DIR is set to .*no-such-folder.*not a folder"):
+        with pytest.raises(OSError, match="LMLIB_DATA_DIR is set to .*no-such-folder.*not a folder"):
+            load_text("names")
+
+
 @pytest.fixture
 def local_server(tmp_path):
     """Serves tmp_path/www over HTTP on a free loopback port."""
@@ -89,6 +98,17 @@ def test_download_with_wrong_checksum_is_not_saved(fresh, monkeypatch, local_ser
     (www / "tiny.txt").write_bytes(b"tampered")
     monkeypatch.setitem(CORPORA, "names", Corpus("names.txt", f"{url}/tiny.txt", "0" * 64, 8))
     with pytest.raises(ValueError, match="sha256"):
+        load_text("names")
+    assert not (fresh / "cache" / "names.txt").exists()
+
+
+def test_a_truncated_download_says_incomplete_and_retry(fresh, monkeypatch, local_server):
+    www, url = local_server
+    body = b"anna\nbob\n"
+    (www / "tiny.txt").write_bytes(body[:4])  # the connection was cut after 4 bytes
+    corpus = Corpus("names.txt", f"{url}/tiny.txt", hashlib.sha256(body).hexdigest(), len(body))
+    monkeypatch.setitem(CORPORA, "names", corpus)
+    with pytest.raises(OSError, match=r"incomplete \(4 of 9 bytes.*run it again to retry"):
         load_text("names")
     assert not (fresh / "cache" / "names.txt").exists()
 

@@ -30,6 +30,9 @@ def test_overrides_start_the_kernel_without_a_dialog(tmp_path):
     assert target == tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert settings["@jupyterlab/notebook-extension:tracker"]["autoStartDefaultKernel"] is True
     assert settings["@jupyterlab/notebook-extension:tracker"]["windowingMode"] == "none"
+    # no "Would you like to get notified about official Jupyter news?" toast over the plots
+    # (JupyterLab asks while fetchNews is "none", its default)
+    assert settings["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
 
 
 @pytest.fixture(scope="module")

@@ -224,7 +224,7 @@ def test_lstmlm_state_is_carried():
     from lmlib.models import LSTMLM
 
     torch.manual_seed(0)
-    model = LSTMLM(vocab_size=11, n_embd=6, hidden_size=8, n_layers=2).double()
+    model = LSTMLM(vocab_size=11, n_embd=6, hidden_size=8, n_layer=2).double()
     idx = torch.randint(0, 11, (2, 9))
     full, _ = model.run(idx)
     a, state = model.run(idx[:, :4])
@@ -284,7 +284,7 @@ def test_lstmlm_from_config_and_generic_checkpoint_loading(tmp_path):
     from lmlib.models import LSTMLM, LSTMConfig
 
     torch.manual_seed(0)
-    model = LSTMLM(LSTMConfig(vocab_size=11, n_embd=6, hidden_size=8, n_layers=2))
+    model = LSTMLM(LSTMConfig(vocab_size=11, n_embd=6, hidden_size=8, n_layer=2))
     assert model.config == LSTMConfig(11, 6, 8, 2, 0.0)
     path = save_checkpoint(model, tmp_path / "m.safetensors", extra={"note": "x"})
     loaded, extra = load_checkpoint(path)  # builds the model from the metadata alone

@@ -500,3 +500,14 @@ def test_distinct_n():
         distinct_n([1, 2], 0)
     with pytest.raises(ValueError, match="too short"):
         distinct_n([1], 2)
+
+
+@pytest.mark.parametrize("stop_ids", [[None], [1.0], "ab", 3, [True]])
+def test_stop_ids_that_are_not_token_ids_are_a_clear_type_error(stop_ids):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=4))
+    for call in (lambda: beam_search(model, [0], 2, 3, stop_ids=stop_ids),
+                 lambda: generate(model, [0], 3, stop_ids=stop_ids)):
+        with pytest.raises(TypeError, match="stop_ids must"):
+            call()
+    assert len(generate(model, [0], 3, stop_ids=np.array([1, 2]))) <= 4  # arrays are fine

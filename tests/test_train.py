@@ -199,6 +199,106 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_state(tmp_path):
     assert (tmp_path / "k.safetensors").is_file() and state_path(tmp_path / "k.safetensors").is_file()
 
 
+def _press_ctrl_c():
+    """What Ctrl-C does: SIGINT to this process (handled at the next bytecode)."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2])
+def test_ctrl_c_during_a_step_then_resume_is_bit_exact(tmp_path, dropout):
+    """Ctrl-C in the middle of step 25 (after its batch was drawn): the step finishes, the
+    state is saved after it, and the resumed run equals an uninterrupted one exactly."""
+    import signal
+
+    tr, va = data()
+    cfg = TrainConfig(**FAST)
+    full = tiny_gpt(dropout=dropout)
+    h_full = train(full, tr, va, cfg, progress=False, plot=False)
+    part = tiny_gpt(dropout=dropout)
+    calls = {"n": 0}
+    original = part.forward
+
+    def forward(idx, targets=None, **kw):
+        if part.training:
+            calls["n"] += 1
+            if calls["n"] == 25:
+                _press_ctrl_c()
+        return original(idx, targets, **kw)
+
+    part.forward = forward
+    ck = tmp_path / "i.safetensors"
+    h1 = train(part, tr, va, cfg, checkpoint=ck, progress=False, plot=False)
+    assert h1.interrupted and h1.final_step == 25 and h1.steps == [20]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    fresh = tiny_gpt(seed=99, dropout=dropout)
+    h2 = train(fresh, tr, va, cfg, checkpoint=ck, resume=True, progress=False, plot=False)
+    assert h2.val_loss == h_full.val_loss and h2.train_loss == h_full.train_loss
+    for (n, p), q in zip(full.named_parameters(), fresh.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=n)
+
+
+def test_ctrl_c_while_the_best_checkpoint_is_written(tmp_path, monkeypatch):
+    """Ctrl-C during the write of the best checkpoint is held until the write is done; a
+    second one (KeyboardInterrupt in the middle of the write) keeps the last saved state,
+    whose history names a checkpoint that is on disk with that step."""
+    import lmlib.train as lt
+    from lmlib.checkpoint import read_json, read_safetensors
+
+    tr, va = data()
+    real_save = lt.save_checkpoint
+    writes = {"n": 0}
+
+    def save_with_ctrl_c(model, path, **kw):
+        writes["n"] += 1
+        if writes["n"] == 2:
+            _press_ctrl_c()  # first press: held
+        return real_save(model, path, **kw)
+
+    monkeypatch.setattr(lt, "save_checkpoint", save_with_ctrl_c)
+    ck = tmp_path / "b.safetensors"
+    h = train(tiny_gpt(), tr, va, TrainConfig(**FAST), checkpoint=ck, progress=False, plot=False)
+    assert h.interrupted and h.steps == [20, 40] and h.best_step == 40
+    state_history = read_json(read_safetensors(state_path(ck))[1], "history", ck)
+    assert state_history["best_step"] == load_checkpoint(ck)[1]["step"] == 40
+
+    def save_cut_short(model, path, **kw):
+        raise KeyboardInterrupt  # a second press, before anything reached the disk
+
+    ck2 = tmp_path / "c.safetensors"
+    monkeypatch.setattr(lt, "save_checkpoint", real_save)
+    train(tiny_gpt(), tr, va, TrainConfig(**FAST), checkpoint=ck2, stop_at=20, progress=False,
+          plot=False)
+    monkeypatch.setattr(lt, "save_checkpoint", save_cut_short)
+    h = train(tiny_gpt(), tr, va, TrainConfig(**FAST), checkpoint=ck2, resume=True,
+              progress=False, plot=False)
+    assert h.interrupted
+    state_history = read_json(read_safetensors(state_path(ck2))[1], "history", ck2)
+    assert state_history["best_step"] == load_checkpoint(ck2)[1]["step"] == 20
+
+
+def test_the_command_line_exits_130_after_ctrl_c(tmp_path, monkeypatch):
+    import lmlib.train as lt
+
+    real_step = lt.Trainer.step
+
+    def step(self):
+        if self.step_num == 2:
+            _press_ctrl_c()
+        return real_step(self)
+
+    monkeypatch.setattr(lt.Trainer, "step", step)
+    ck = tmp_path / "cli.safetensors"
+    args = ["--preset", "shakespeare-attention", "--checkpoint", str(ck), "--no-progress",
+            "--set", "steps=6", "--set", "eval_interval=2", "--set", "eval_batches=1",
+            "--set", "batch_size=2", "--set", "block_size=16", "--log", str(tmp_path / "log")]
+    assert lt.main(args) == 130
+    assert state_path(ck).is_file()
+    monkeypatch.setattr(lt.Trainer, "step", real_step)
+    assert lt.main(args + ["--resume"]) == 0
+
+
 def test_time_limit_stops_early(tmp_path):
     tr, va = data()
     h = train(tiny_gpt(), tr, va, TrainConfig(**FAST), checkpoint=tmp_path / "t.safetensors",

@@ -177,3 +177,20 @@ def test_front_end_loads_nothing_from_the_network():
         text = (files("lmlib") / "assets" / name).read_text(encoding="utf-8")
         assert "http" not in text and "//cdn" not in text and "@import" not in text
         assert not re.search(r"^\s*import\s", text, re.M)
+
+
+def test_a_single_token_is_shown_not_an_error():
+    """T = 1 (one token, one weight of 1) used to raise inside the head description."""
+    ex = AttentionExplorer(np.ones((2, 2, 1, 1)), ["a"])
+    assert getattr(ex, "error", None) is None
+    assert "a single token" in repr(ex)
+    assert "image/png" in ex._repr_mimebundle_()
+
+
+def test_the_layer_and_head_dropdowns_fit_their_labels():
+    """The labels "layer 1", "head 0" were cut in JupyterLab (160 px with the description
+    inside): the description now sits outside and the box fits its longest label."""
+    ex = AttentionExplorer(np.full((12, 12, 3, 3), 1 / 3), list("abc"))
+    for dropdown in (ex.layer_select, ex.head_select):
+        assert dropdown.style.description_width == "initial"
+        assert dropdown.layout.width == "max-content" and dropdown.layout.min_width == "150px"

@@ -225,6 +225,10 @@ def test_impossible_settings_show_a_message(model, tok):
     (dict(prompt="xyz!"), "not in the vocabulary"),
     (dict(top_p=2.0), "p must be"),
     (dict(temperature=-1.0), "temperature"),
+    (dict(temperature=20.0), "temperature must be 0 (greedy) or in [0.01, 10.0]"),
+    (dict(seed=-1), "seed must be an int >= 0, got -1"),
+    (dict(rows=2.5), "rows must be an int >= 1, got float 2.5"),
+    (dict(rows=0), "rows must be an int >= 1"),
 ])
 def test_bad_input_shows_an_error_in_place_of_the_widget(model, tok, kwargs, needle):
     args = dict(prompt="the c")
@@ -272,3 +276,21 @@ def test_updates_stay_under_200_ms_with_a_large_vocabulary():
     ex.sample_n()
     times.append(ex.last_update_ms)
     assert np.median(times) < 200, times
+
+
+def test_temperature_zero_is_greedy_and_the_slider_reaches_ten(model, tok):
+    ex = SamplingExplorer(model, tok, prompt="the c", temperature=0)
+    assert ex.error is None and ex.mode.value == "greedy" and ex.settings()["temperature"] == 0
+    assert ex.temperature.value == pytest.approx(1.0)  # the slider waits for "sample"
+    hot = SamplingExplorer(model, tok, prompt="the c", temperature=10)
+    assert hot.error is None and hot.temperature.value == pytest.approx(10.0)
+    assert hot.settings()["temperature"] == pytest.approx(10.0)  # not clamped to 5
+
+
+def test_a_negative_seed_typed_in_is_a_message_not_a_numpy_error(model, tok):
+    ex = SamplingExplorer(model, tok, prompt="the c")
+    ex.seed.value = -1
+    assert "seed must be an int &gt;= 0" in ex.status.value or "seed must be" in ex.status.value
+    assert ex.sample_n() is None
+    ex.seed.value = 3
+    assert ex.sample_n() is not None

@@ -44,13 +44,13 @@ GPT_BY_BUDGET = {
                train=dict(batch_size=16, block_size=128, lr=1.5e-3)),
 }
 LSTM_BY_BUDGET = {
-    60: dict(model=dict(n_embd=32, hidden_size=128, n_layers=1, dropout=0.0),
+    60: dict(model=dict(n_embd=32, hidden_size=128, n_layer=1, dropout=0.0),
              train=dict(batch_size=32, block_size=64, lr=4e-3)),
-    240: dict(model=dict(n_embd=64, hidden_size=256, n_layers=1, dropout=0.0),
+    240: dict(model=dict(n_embd=64, hidden_size=256, n_layer=1, dropout=0.0),
               train=dict(batch_size=32, block_size=128, lr=3e-3)),
-    960: dict(model=dict(n_embd=64, hidden_size=384, n_layers=1, dropout=0.0),
+    960: dict(model=dict(n_embd=64, hidden_size=384, n_layer=1, dropout=0.0),
               train=dict(batch_size=32, block_size=128, lr=3e-3)),
-    3840: dict(model=dict(n_embd=64, hidden_size=512, n_layers=2, dropout=0.2),
+    3840: dict(model=dict(n_embd=64, hidden_size=512, n_layer=2, dropout=0.2),
                train=dict(batch_size=32, block_size=128, lr=2e-3)),
 }
 NGRAMS = [(order, smoothing) for smoothing in ("kneser-ney", "modified-kneser-ney")

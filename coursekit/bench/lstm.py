@@ -36,11 +36,6 @@ from lmlib.train import PRESETS
 SHAKESPEARE_MODEL, SHAKESPEARE_TRAIN = (PRESETS["shakespeare-lstm"][k] for k in ("model", "train"))
 NAMES_MODEL, NAMES_TRAIN = (PRESETS["names-lstm"][k] for k in ("model", "train"))
 
-NAMES_MODEL = dict(n_embd=48, hidden_size=256, n_layers=1, dropout=0.1)
-NAMES_TRAIN = dict(steps=3000, batch_size=32, block_size=32, lr=3e-3, min_lr=1e-4,
-                   warmup=100, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
-                   eval_batches=20, seed=0)
-
 _BUILD = Path(os.environ.get("LMLIB_BUILD_DIR", "build")) / "bench"
 
 

@@ -1,6 +1,6 @@
 """A character-level LSTM language model in PyTorch (the twin of ``lmlib.scratch.lstm``).
 
-    embedding (V -> n_embd)  ->  nn.LSTM (n_layers x hidden_size)  ->  linear (hidden -> V)
+    embedding (V -> n_embd)  ->  nn.LSTM (n_layer x hidden_size)  ->  linear (hidden -> V)
 
 It trains with the course trainer like every model of the course::
 
@@ -36,7 +36,7 @@ class LSTMConfig:
     vocab_size: int
     n_embd: int
     hidden_size: int
-    n_layers: int = 1
+    n_layer: int = 1
     dropout: float = 0.0
 
 
@@ -51,25 +51,25 @@ class LSTMLM(nn.Module):
     """
 
     def __init__(self, vocab_size: int | LSTMConfig, n_embd: int | None = None,
-                 hidden_size: int | None = None, n_layers: int = 1, dropout: float = 0.0):
+                 hidden_size: int | None = None, n_layer: int = 1, dropout: float = 0.0):
         super().__init__()
         if isinstance(vocab_size, LSTMConfig):  # LSTMLM(config), as lmlib.train.load_checkpoint does
             if n_embd is not None or hidden_size is not None:
                 raise TypeError("pass either an LSTMConfig or the sizes, not both")
             c = vocab_size
-            vocab_size, n_embd, hidden_size, n_layers, dropout = (
-                c.vocab_size, c.n_embd, c.hidden_size, c.n_layers, c.dropout)
+            vocab_size, n_embd, hidden_size, n_layer, dropout = (
+                c.vocab_size, c.n_embd, c.hidden_size, c.n_layer, c.dropout)
         for name, value in (("vocab_size", vocab_size), ("n_embd", n_embd),
-                            ("hidden_size", hidden_size), ("n_layers", n_layers)):
+                            ("hidden_size", hidden_size), ("n_layer", n_layer)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        self.config = LSTMConfig(vocab_size, n_embd, hidden_size, n_layers, float(dropout))
+        self.config = LSTMConfig(vocab_size, n_embd, hidden_size, n_layer, float(dropout))
         self.wte = nn.Embedding(vocab_size, n_embd)
         # dropout between stacked layers (PyTorch warns when it is set for a single layer)
-        self.lstm = nn.LSTM(n_embd, hidden_size, num_layers=n_layers, batch_first=True,
-                            dropout=dropout if n_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(n_embd, hidden_size, num_layers=n_layer, batch_first=True,
+                            dropout=dropout if n_layer > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.lm_head = nn.Linear(hidden_size, vocab_size)
 
@@ -88,7 +88,7 @@ class LSTMLM(nn.Module):
         (``(h, c)``, each ``(L, B, H)``) or zeros."""
         self._check_idx(idx)
         if state is not None:
-            B, L, H = idx.shape[0], self.config.n_layers, self.config.hidden_size
+            B, L, H = idx.shape[0], self.config.n_layer, self.config.hidden_size
             if (not isinstance(state, (tuple, list)) or len(state) != 2
                     or any(tuple(s.shape) != (L, B, H) for s in state)):
                 shapes = [tuple(s.shape) for s in state] if isinstance(state, (tuple, list)) \

@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from lmlib.scratch.layers import as_rng
+
 __all__ = [
     "causal_mask",
     "sinusoidal_positions",
@@ -181,17 +183,17 @@ def scaled_dot_product_attention_backward(dout, q, k, v, weights, *,
 
 # ----------------------------------------------------------------------------- heads
 
-def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
+def split_heads(x: np.ndarray, n_head: int) -> np.ndarray:
     """``(B, T, D) -> (B, H, T, D / H)``: cut the last axis into ``H`` slices of width
     ``D / H`` and move the head axis in front of the positions."""
     x = np.asarray(x)
     if x.ndim < 2:
         raise ValueError(f"x must have shape (..., T, D), got shape {x.shape}")
     *lead, T, D = x.shape
-    if n_heads < 1 or D % n_heads:
+    if n_head < 1 or D % n_head:
         raise ValueError(f"the width D={D} of x (shape {x.shape}) must be divisible by "
-                         f"n_heads={n_heads}")
-    return np.swapaxes(x.reshape(*lead, T, n_heads, D // n_heads), -2, -3)
+                         f"n_head={n_head}")
+    return np.swapaxes(x.reshape(*lead, T, n_head, D // n_head), -2, -3)
 
 
 def merge_heads(x: np.ndarray) -> np.ndarray:
@@ -207,8 +209,9 @@ class MultiHeadAttention:
     """Multi-head attention in NumPy, with a hand-written backward.
 
     ``out = concat_h(attention(x_q W_q^h, x_k W_k^h, x_v W_v^h)) W_o``, plus biases. Weights
-    are stored as ``(D_in, D_out)`` matrices used as ``x @ W`` (``torch.nn.Linear`` stores the
-    transpose); :meth:`from_torch` copies a ``torch.nn.MultiheadAttention``.
+    are stored as ``(D_out, D_in)`` and used as ``x @ W.T``, the layout of ``torch.nn.Linear``
+    and of :class:`lmlib.scratch.layers.Linear`; :meth:`from_torch` copies a
+    ``torch.nn.MultiheadAttention``.
 
     Parameters live in ``self.params`` (``w_q, w_k, w_v, w_o`` of shape ``(D, D)`` and
     ``b_q, b_k, b_v, b_o`` of shape ``(D,)``); :meth:`backward` fills ``self.grads`` with
@@ -218,35 +221,36 @@ class MultiHeadAttention:
     ``x``, keys and values from ``memory``).
     """
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True, rng=None,
+    def __init__(self, n_embd: int, n_head: int, bias: bool = True, rng=None,
                  dtype=np.float64):
-        for name, val in (("d_model", d_model), ("n_heads", n_heads)):
+        for name, val in (("n_embd", n_embd), ("n_head", n_head)):
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
                 raise ValueError(f"{name} must be a positive integer, got {val!r}")
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
-        rng = np.random.default_rng(0) if rng is None else rng
-        self.d_model, self.n_heads, self.bias = int(d_model), int(n_heads), bool(bias)
-        self.head_dim = self.d_model // self.n_heads
-        bound = math.sqrt(6.0 / (2 * d_model))  # Xavier-uniform, as torch initialises it
+        if n_embd % n_head:
+            raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+        rng = as_rng(rng)
+        self.n_embd, self.n_head, self.bias = int(n_embd), int(n_head), bool(bias)
+        self.head_dim = self.n_embd // self.n_head
+        bound = math.sqrt(6.0 / (2 * n_embd))  # Xavier-uniform, as torch initialises it
         self.params = {}
         for name in ("q", "k", "v", "o"):
-            self.params[f"w_{name}"] = rng.uniform(-bound, bound, (d_model, d_model)).astype(dtype)
+            w = rng.uniform(-bound, bound, (n_embd, n_embd))  # drawn (in, out), stored (out, in)
+            self.params[f"w_{name}"] = np.ascontiguousarray(w.T).astype(dtype)
             if bias:
-                self.params[f"b_{name}"] = np.zeros(d_model, dtype=dtype)
+                self.params[f"b_{name}"] = np.zeros(n_embd, dtype=dtype)
         self.grads: dict[str, np.ndarray] = {}
         self._cache = None
 
     # -- helpers
     def _linear(self, x, name):
-        y = x @ self.params[f"w_{name}"]
+        y = x @ self.params[f"w_{name}"].T
         return y + self.params[f"b_{name}"] if self.bias else y
 
     def _check_input(self, name, x):
         x = np.asarray(x)
-        if x.ndim not in (2, 3) or x.shape[-1] != self.d_model:
-            raise ValueError(f"{name} must have shape (B, T, {self.d_model}) or "
-                             f"(T, {self.d_model}), got shape {x.shape}")
+        if x.ndim not in (2, 3) or x.shape[-1] != self.n_embd:
+            raise ValueError(f"{name} must have shape (B, T, {self.n_embd}) or "
+                             f"(T, {self.n_embd}), got shape {x.shape}")
         return x
 
     # -- forward / backward
@@ -272,7 +276,7 @@ class MultiHeadAttention:
         unbatched = xq.ndim == 2
         if unbatched:
             xq, xk, xv = xq[None], xk[None], xv[None]
-        H = self.n_heads
+        H = self.n_head
         q = split_heads(self._linear(xq, "q"), H)    # (B, H, T_q, d)
         k = split_heads(self._linear(xk, "k"), H)    # (B, H, T_k, d)
         v = split_heads(self._linear(xv, "v"), H)    # (B, H, T_k, d)
@@ -298,17 +302,17 @@ class MultiHeadAttention:
             dout = dout[None]
         p = self.params
         flat = lambda a: a.reshape(-1, a.shape[-1])
-        self.grads = {"w_o": flat(merged).T @ flat(dout)}
-        dmerged = dout @ p["w_o"].T
+        self.grads = {"w_o": flat(dout).T @ flat(merged)}       # (D_out, D_in)
+        dmerged = dout @ p["w_o"]
         dq, dk, dv = scaled_dot_product_attention_backward(
-            split_heads(dmerged, self.n_heads), q, k, v, weights)
+            split_heads(dmerged, self.n_head), q, k, v, weights)
         dx = {}
         for name, x, dh in (("q", xq, dq), ("k", xk, dk), ("v", xv, dv)):
             dy = merge_heads(dh)                       # (B, T, D)
-            self.grads[f"w_{name}"] = flat(x).T @ flat(dy)
+            self.grads[f"w_{name}"] = flat(dy).T @ flat(x)
             if self.bias:
                 self.grads[f"b_{name}"] = flat(dy).sum(axis=0)
-            dx[name] = dy @ p[f"w_{name}"].T
+            dx[name] = dy @ p[f"w_{name}"]
         if self.bias:
             self.grads["b_o"] = flat(dout).sum(axis=0)
         if unbatched:
@@ -337,15 +341,15 @@ class MultiHeadAttention:
         D = module.embed_dim
         w = module.in_proj_weight.detach().double().cpu().numpy()   # (3D, D), rows = outputs
         for i, name in enumerate("qkv"):
-            mha.params[f"w_{name}"] = w[i * D:(i + 1) * D].T.copy()
+            mha.params[f"w_{name}"] = w[i * D:(i + 1) * D].copy()
             if bias:
                 mha.params[f"b_{name}"] = (
                     module.in_proj_bias.detach().double().cpu().numpy()[i * D:(i + 1) * D].copy())
-        mha.params["w_o"] = module.out_proj.weight.detach().double().cpu().numpy().T.copy()
+        mha.params["w_o"] = module.out_proj.weight.detach().double().cpu().numpy().copy()
         if bias:
             mha.params["b_o"] = module.out_proj.bias.detach().double().cpu().numpy().copy()
         return mha
 
     def __repr__(self) -> str:
-        return (f"MultiHeadAttention(d_model={self.d_model}, n_heads={self.n_heads}, "
+        return (f"MultiHeadAttention(n_embd={self.n_embd}, n_head={self.n_head}, "
                 f"bias={self.bias})")

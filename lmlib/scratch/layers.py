@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Linear", "Embedding", "Tanh"]
+__all__ = ["Linear", "Embedding", "Tanh", "as_rng"]
 
 
 def _check_size(value, name: str) -> int:
@@ -25,9 +25,12 @@ def _check_size(value, name: str) -> int:
     return int(value)
 
 
-def _rng(rng) -> np.random.Generator:
+def as_rng(rng) -> np.random.Generator:
+    """The one ``rng`` rule of lmlib.scratch: a ``np.random.Generator`` is used as it is, an
+    int seeds a new one, and ``None`` draws a seed from NumPy's global generator, the one
+    ``lmlib.setup(seed)`` seeds (so a notebook is repeatable without passing ``rng``)."""
     if rng is None:
-        return np.random.default_rng()
+        return np.random.default_rng(np.random.randint(0, 2**31 - 1))
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     if isinstance(rng, np.random.Generator):
@@ -49,7 +52,7 @@ class Linear:
                  dtype=np.float64):
         self.in_features = _check_size(in_features, "in_features")
         self.out_features = _check_size(out_features, "out_features")
-        rng = _rng(rng)
+        rng = as_rng(rng)
         w = rng.standard_normal((self.out_features, self.in_features)) / np.sqrt(in_features)
         self.params: dict[str, np.ndarray] = {"weight": w.astype(dtype)}
         if bias:
@@ -102,7 +105,7 @@ class Embedding:
     def __init__(self, num_embeddings: int, embedding_dim: int, rng=None, dtype=np.float64):
         self.num_embeddings = _check_size(num_embeddings, "num_embeddings")
         self.embedding_dim = _check_size(embedding_dim, "embedding_dim")
-        w = _rng(rng).standard_normal((self.num_embeddings, self.embedding_dim))
+        w = as_rng(rng).standard_normal((self.num_embeddings, self.embedding_dim))
         self.params = {"weight": w.astype(dtype)}
         self.grads = {"weight": np.zeros_like(self.params["weight"])}
         self._idx: np.ndarray | None = None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmlib.scratch.layers import LayerStack
+from lmlib.scratch.layers import LayerStack, as_rng
 
 __all__ = ["RNN", "RNNLM", "check_sequence", "check_state", "stream_batches", "train_tbptt",
            "train_rnnlm_on_names"]
@@ -47,17 +47,6 @@ def check_state(h, batch_size: int, hidden_size: int, name: str) -> np.ndarray:
     return h
 
 
-def _init_rng(rng):
-    if rng is None:  # follow the global NumPy seed that lmlib.setup() sets
-        return np.random.default_rng(np.random.randint(0, 2**31 - 1))
-    if isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(int(rng))
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, "
-                        f"got {type(rng).__name__}")
-    return rng
-
-
 def recurrent_params(input_size, hidden_size, gates: int, rng, dtype) -> dict[str, np.ndarray]:
     """PyTorch's layout and initialisation for a recurrent layer with ``gates`` stacked
     gates (1 for the RNN, 4 for the LSTM): ``weight_ih`` ``(gates*H, I)``, ``weight_hh``
@@ -66,7 +55,7 @@ def recurrent_params(input_size, hidden_size, gates: int, rng, dtype) -> dict[st
     for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    rng = _init_rng(rng)
+    rng = as_rng(rng)
     H, I = int(hidden_size), int(input_size)
     k = 1.0 / np.sqrt(H)
     shapes = {"weight_ih": (gates * H, I), "weight_hh": (gates * H, H),
@@ -189,7 +178,7 @@ class RNNLM(LayerStack):
                  dtype=np.float64):
         from lmlib.scratch.layers import Embedding, Linear
 
-        rng = _init_rng(rng)
+        rng = as_rng(rng)
         self.vocab_size, self.n_embd, self.hidden_size = vocab_size, n_embd, hidden_size
         self.wte = Embedding(vocab_size, n_embd, rng=rng, dtype=dtype)
         self.rnn = RNN(n_embd, hidden_size, rng=rng, dtype=dtype)

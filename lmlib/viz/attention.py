@@ -114,6 +114,8 @@ def head_scores(attn) -> dict[str, np.ndarray]:
 
 def _describe(weights: np.ndarray, masked: np.ndarray) -> str:
     """One sentence about a head ``(T, T)``, computed from its weights."""
+    if weights.shape[-1] < 2:  # one token: causal attention has nowhere else to look
+        return "a single token: all of its weight goes to itself"
     s = head_scores(np.where(masked, np.nan, weights))
     prev, own, first, ent = (float(s[k][0, 0]) for k in ("previous", "self", "first", "entropy"))
     parts = [f"on average {prev:.0%} of the weight goes to the previous token, "
@@ -327,12 +329,15 @@ class AttentionExplorer(StaticTwinBox):
             self.children = [box]
             return
         L, H, T, _ = self._weights.shape
+        # the description outside the box, the box as wide as its longest label plus the
+        # arrow: "layer 11" and "head 11" are never cut (JupyterLab's defaults cut them)
+        fit = dict(style={"description_width": "initial"},
+                   layout=w.Layout(width="max-content", min_width="150px"))
         self.layer_select = w.Dropdown(options=[(f"layer {i}", i) for i in range(L)],
                                        value=int(layer), description="layer",
-                                       disabled=L == 1, layout=w.Layout(width="160px"))
+                                       disabled=L == 1, **fit)
         self.head_select = w.Dropdown(options=[(f"head {i}", i) for i in range(H)],
-                                      value=int(head), description="head",
-                                      layout=w.Layout(width="160px"))
+                                      value=int(head), description="head", **fit)
         self.layer_select.add_class("lmlib-attention-layer")
         self.head_select.add_class("lmlib-attention-head")
         View = _view_class()

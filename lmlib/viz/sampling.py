@@ -213,6 +213,22 @@ def _draw_counts(tab: dict, n: int, seed: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- the widget
 
+def _check_knobs(temperature, rows, n, seed, temperatures) -> None:
+    """The explorer's own arguments: a ValueError/TypeError naming the one that is wrong."""
+    low, high = temperatures
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
+    if temperature != 0 and not low <= temperature <= high:
+        raise ValueError(f"temperature must be 0 (greedy) or in [{low}, {high}] (the "
+                         f"slider's range), got {temperature!r}")
+    for name, value, least in (("rows", rows, 1), ("n", n, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int >= {least}, got {type(value).__name__} "
+                            f"{value!r}")
+        if value < least:
+            raise ValueError(f"{name} must be an int >= {least}, got {value!r}")
+
+
 _CSS = """<style>
 .lmlib-sampling-table table {border-collapse: collapse; font-size: 12px;}
 .lmlib-sampling-table th, .lmlib-sampling-table td {padding: 1px 6px; text-align: right;}
@@ -253,7 +269,7 @@ class SamplingExplorer(StaticTwinBox):
     follows ``prompt``; ``SamplingExplorer(logits=..., tokenizer=...)`` (or
     :meth:`from_logits`) explores a fixed distribution (no "step" then).
 
-    Controls: temperature (log scale, 0.05 to 5), top-k (0 = off), top-p (1 = off), min-p
+    Controls: temperature (log scale, 0.01 to 10; 0 is the greedy mode), top-k (0 = off), top-p (1 = off), min-p
     (0 = off), and a mode toggle (sample / greedy). It shows the pipeline table (token,
     logit, logit / T, probability, cumulative probability, kept, and the final probability
     as a bar, with the cut-off drawn as a red dashed line), the entropy, a "sample N"
@@ -263,6 +279,9 @@ class SamplingExplorer(StaticTwinBox):
     (``last_update_ms``).
     """
 
+    TEMPERATURES = (0.01, 10.0)
+    """The temperature slider's range (log scale); 0 is greedy (the mode toggle)."""
+
     def __init__(self, model=None, tokenizer=None, prompt: str = "\n", *, logits=None,
                  temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  min_p: float = 0.0, rows: int = 12, n: int = 200, seed: int = 0):
@@ -270,7 +289,7 @@ class SamplingExplorer(StaticTwinBox):
 
         super().__init__()
         self.add_class("lmlib-sampling-explorer")
-        self.model, self.tokenizer, self.rows = model, tokenizer, int(rows)
+        self.model, self.tokenizer, self.rows = model, tokenizer, rows
         self.error: str | None = None
         self.last_update_ms = 0.0
         self.generated: list[tuple[int, float]] = []  # (token id, its probability)
@@ -278,31 +297,8 @@ class SamplingExplorer(StaticTwinBox):
         self._logits = None
         self.counts = None  # last "sample N" result, in table order
         try:
-            if (model is None) == (logits is None):
-                raise ValueError("give either a model (with a tokenizer and a prompt) or "
-                                 "logits, not both or neither")
-            if model is not None:
-                import torch
-
-                if not isinstance(model, torch.nn.Module):
-                    raise TypeError(f"model must be a torch.nn.Module, got "
-                                    f"{type(model).__name__}")
-                if tokenizer is None or not hasattr(tokenizer, "encode"):
-                    raise TypeError("tokenizer must have encode/decode (e.g. a CharTokenizer)")
-                if not isinstance(prompt, str) or not prompt:
-                    raise ValueError("prompt must be a non-empty str (the model needs at least "
-                                     "one token to start from)")
-                self.prompt_ids = [int(i) for i in tokenizer.encode(prompt)]
-                self.prompt = prompt
-                self._logits = _model_logits(model, self.prompt_ids)
-            else:
-                if hasattr(logits, "detach"):
-                    logits = logits.detach().double().cpu().numpy()
-                self._logits = sampling._as_logits(np.asarray(logits, dtype=np.float64))
-                if self._logits.ndim != 1:
-                    raise ValueError(f"logits must have shape (V,), got {self._logits.shape}")
-                self.prompt_ids, self.prompt = [], ""
-            self.labels = token_labels(tokenizer, len(self._logits))
+            self._read_input(model, tokenizer, prompt, logits)
+            _check_knobs(temperature, rows, n, seed, self.TEMPERATURES)
             next_token_table(self._logits, temperature, top_k, top_p, min_p)
         except (ValueError, TypeError) as err:
             self.error = str(err)
@@ -311,22 +307,55 @@ class SamplingExplorer(StaticTwinBox):
             box.add_class("lmlib-sampling-error")
             self.children = [box]
             return
+        self._make_controls(temperature, top_k, top_p, min_p, n, seed)
+        self._wire()
+        self.children = self._layout()
+        self._update()
+        self._render_text()
 
-        V = len(self._logits)
-        lay = w.Layout
-        wide = {"description_width": "initial"}
-        self.temperature = w.FloatLogSlider(value=temperature, base=10, min=np.log10(0.05),
-                                            max=np.log10(5.0), step=0.01,
+    def _read_input(self, model, tokenizer, prompt, logits) -> None:
+        """Check the model (with tokenizer and prompt) or the logits; set the logits shown."""
+        if (model is None) == (logits is None):
+            raise ValueError("give either a model (with a tokenizer and a prompt) or "
+                             "logits, not both or neither")
+        if model is not None:
+            import torch
+
+            if not isinstance(model, torch.nn.Module):
+                raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+            if tokenizer is None or not hasattr(tokenizer, "encode"):
+                raise TypeError("tokenizer must have encode/decode (e.g. a CharTokenizer)")
+            if not isinstance(prompt, str) or not prompt:
+                raise ValueError("prompt must be a non-empty str (the model needs at least "
+                                 "one token to start from)")
+            self.prompt_ids = [int(i) for i in tokenizer.encode(prompt)]
+            self.prompt = prompt
+            self._logits = _model_logits(model, self.prompt_ids)
+        else:
+            if hasattr(logits, "detach"):
+                logits = logits.detach().double().cpu().numpy()
+            self._logits = sampling._as_logits(np.asarray(logits, dtype=np.float64))
+            if self._logits.ndim != 1:
+                raise ValueError(f"logits must have shape (V,), got {self._logits.shape}")
+            self.prompt_ids, self.prompt = [], ""
+        self.labels = token_labels(tokenizer, len(self._logits))
+
+    def _make_controls(self, temperature, top_k, top_p, min_p, n, seed) -> None:
+        import ipywidgets as w
+
+        lay, wide = w.Layout, {"description_width": "initial"}
+        low, high = self.TEMPERATURES
+        self.temperature = w.FloatLogSlider(value=temperature or 1.0, base=10,
+                                            min=np.log10(low), max=np.log10(high), step=0.01,
                                             description="temperature", readout_format=".3g",
                                             continuous_update=True, style=wide,
                                             layout=lay(width="440px"))
-        self.temperature.add_class("lmlib-sampling-temperature")
-        self.mode = w.ToggleButtons(options=["sample", "greedy"], value="sample",
+        self.mode = w.ToggleButtons(options=["sample", "greedy"],  # temperature 0 = greedy
+                                    value="greedy" if temperature == 0 else "sample",
                                     style={"button_width": "70px"})
-        self.mode.add_class("lmlib-sampling-mode")
         self.top_k = w.IntText(value=top_k, description="top-k (0 = off)", style=wide,
                                layout=lay(width="200px"),
-                               tooltip=f"0 = off; 1 to {V}")
+                               tooltip=f"0 = off; 1 to {len(self._logits)}")
         self.top_p = w.FloatSlider(value=top_p, min=0.01, max=1.0, step=0.01,
                                    description="top-p", layout=lay(width="300px"))
         self.min_p = w.FloatSlider(value=min_p, min=0.0, max=1.0, step=0.01,
@@ -336,22 +365,19 @@ class SamplingExplorer(StaticTwinBox):
                               layout=lay(width="130px"))
         self.sample_button = w.Button(description="sample N", icon="random")
         self.step_button = w.Button(description="step", icon="step-forward",
-                                    disabled=model is None,
+                                    disabled=self.model is None,
                                     tooltip="sample a token, append it, show the next "
                                             "distribution")
-        self.reset_button = w.Button(description="reset text", disabled=model is None)
-        for b, c in ((self.sample_button, "sample"), (self.step_button, "step"),
-                     (self.reset_button, "reset")):
-            b.add_class(f"lmlib-sampling-{c}")
-        self.status = w.HTML()
-        self.status.add_class("lmlib-sampling-status")
-        self.table = w.HTML()
-        self.table.add_class("lmlib-sampling-table")
-        self.histogram = w.HTML()
-        self.histogram.add_class("lmlib-sampling-histogram")
-        self.text = w.HTML()
-        self.text.add_class("lmlib-sampling-text")
+        self.reset_button = w.Button(description="reset text", disabled=self.model is None)
+        self.status, self.table, self.histogram, self.text = (w.HTML() for _ in range(4))
+        for widget, name in ((self.temperature, "temperature"), (self.mode, "mode"),
+                             (self.sample_button, "sample"), (self.step_button, "step"),
+                             (self.reset_button, "reset"), (self.status, "status"),
+                             (self.table, "table"), (self.histogram, "histogram"),
+                             (self.text, "text")):
+            widget.add_class(f"lmlib-sampling-{name}")
 
+    def _wire(self) -> None:
         for control in (self.temperature, self.mode, self.top_k, self.top_p, self.min_p):
             control.observe(self._update, names="value")
         self.seed.observe(self._on_seed, names="value")
@@ -359,18 +385,20 @@ class SamplingExplorer(StaticTwinBox):
         self.step_button.on_click(lambda _: self.step())
         self.reset_button.on_click(lambda _: self.reset())
         self._on_seed()
-        self.children = [
+
+    def _layout(self) -> list:
+        import ipywidgets as w
+
+        return [
             w.HTML(_CSS),
             w.HBox([self.temperature, self.mode]),
             w.HBox([self.top_k, self.top_p, self.min_p]),
             self.status,
-            w.HBox([self.table, self.histogram], layout=lay(align_items="flex-start")),
+            w.HBox([self.table, self.histogram], layout=w.Layout(align_items="flex-start")),
             w.HBox([self.n, self.seed, self.sample_button, self.step_button,
                     self.reset_button]),
             self.text,
         ]
-        self._update()
-        self._render_text()
 
     @classmethod
     def from_logits(cls, logits, tokenizer=None, **kwargs) -> SamplingExplorer:
@@ -400,10 +428,17 @@ class SamplingExplorer(StaticTwinBox):
             return f"top-k must be 0 (off) or between 1 and {V}, got {k}"
         if self.n.value < 1 or self.n.value > 1_000_000:
             return f"N must be between 1 and 1,000,000, got {self.n.value}"
+        if self.seed.value < 0:
+            return f"seed must be an int >= 0, got {self.seed.value}"
         return None
 
     def _on_seed(self, change=None) -> None:
+        if self.seed.value < 0:  # NumPy refuses negative seeds: say so, keep the generator
+            self._update()
+            return
         self._rng = np.random.default_rng(int(self.seed.value))
+        if change is not None and change.get("old", 0) < 0:  # clear the message
+            self._update()
 
     # -- updates
     def _update(self, change=None) -> None:
