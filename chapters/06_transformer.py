@@ -30,8 +30,9 @@
 # **Prerequisites:** chapter 05 (scaled dot-product attention, masks, multi-head
 # attention: `lmlib.scratch.attention`), chapter 02 (backprop by hand, gradient checks).
 #
-# **Time on a laptop CPU:** under a minute (35 s measured with `make times` on one core of a 2-core server; the pre-LN/post-LN
-# experiment trains two small models).
+# **Time on a laptop CPU:** about a minute (62 CPU-seconds measured 2026-12-01 in full mode,
+# one thread, on a heavily loaded 2-core server; the pre-LN/post-LN experiment and the
+# encoder experiment train small models).
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.

@@ -37,9 +37,9 @@
 #    **nats per character**.
 #
 # **Prerequisites:** chapter 00 (tokens, cross-entropy), chapter 07 (the GPT and its
-# training loop). **Time on a laptop CPU:** under a minute in fast mode, about 5 minutes in
-# full mode (5.2 min measured with `make times` on one core of a 2-core server; almost all of it training the two
-# GPTs of section 6).
+# training loop). **Time on a laptop CPU:** under a minute in fast mode, about 6 to 9 minutes
+# in full mode (8.7 CPU-minutes measured 2026-12-01, one thread, on a heavily loaded 2-core
+# server; almost all of it training the two GPTs of section 6).
 #
 # The library versions: `lmlib.tokenizers.BPETokenizer` and `lmlib.tokenizers.CharTokenizer`.
 
@@ -120,8 +120,8 @@ assert 0.01 < len(unseen) / len(val_words) < 0.2
 # ## 2. Text is bytes: UTF-8
 #
 # Shakespeare is plain ASCII, but a tokenizer for the real world meets accents, Chinese,
-# emoji. Unicode gives each character a **code point** (an integer up to 1,114,111, the
-# Unicode standard's last code point U+10FFFF: too many for a vocabulary). UTF-8 writes each code point as **1 to 4 bytes**: ASCII takes one
+# emoji. Unicode gives each character a **code point** (an integer up to 1,114,111, source:
+# the Unicode standard, whose last code point is U+10FFFF: too many for a vocabulary). UTF-8 writes each code point as **1 to 4 bytes**: ASCII takes one
 # byte, `é` two, most CJK characters three, emoji four. A tokenizer that starts from the
 # 256 possible byte values can encode *any* string, and never needs an `<unk>` token.
 
@@ -529,7 +529,7 @@ assert load_shakespeare_bpe() == tok
 #
 # `tiktoken` is OpenAI's tokenizer library. If it is installed and can load its data (it
 # downloads each encoding once, so the first use needs the internet), the cell below
-# encodes the same Shakespeare with GPT-2's 50,257-token vocabulary and GPT-4's
+# encodes the same Shakespeare with GPT-2's 50,257-token vocabulary (Radford et al. 2019) and GPT-4's
 # `cl100k_base`, for comparison with the course's 512-token tokenizer; otherwise it says
 # what is missing.
 
