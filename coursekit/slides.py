@@ -49,6 +49,7 @@ REVEAL = {"reveal.js": ("reveal.js@4.0.2",
 REVEAL_DIR = "reveal.js"          # beside the slides
 MATHJAX_DIR = "mathjax"           # beside the slides: MathJax 3's es5/ folder
 MATHJAX_JS = "tex-mml-chtml.js"
+REVEAL_THEME = "white"            # its fonts are in reveal.js (others load Google Fonts)
 FRAGMENT_LINES = 10               # a code cell this short is a fragment, not a sub-slide
 
 # The course's reveal template: nbconvert's, with MathJax 3 and reveal.js from the output
@@ -59,6 +60,7 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}
+<link rel="icon" href="data:,">
 <script>
 window.MathJax = {tex: {inlineMath: [["$", "$"], ["\\(", "\\)"]],
                         displayMath: [["$$", "$$"], ["\\[", "\\]"]], processEscapes: true}};
@@ -77,7 +79,8 @@ Reveal.initialize({
   controls: true, progress: true, history: true,
   transition: "{{ resources.reveal.transition }}",
   slideNumber: "{{ resources.reveal.number }}",
-  width: {{ resources.reveal.width }}, height: {{ resources.reveal.height }},
+  width: {{ resources.reveal.width | default('960', true) }},
+  height: {{ resources.reveal.height | default('700', true) }},
   plugins: [RevealNotes]
 });
 </script>
@@ -162,6 +165,7 @@ def exporter():
 
     return SlidesExporter(extra_loaders=[DictLoader({TEMPLATE_NAME: TEMPLATE})],
                           template_file=TEMPLATE_NAME, reveal_url_prefix=REVEAL_DIR,
+                          reveal_theme=REVEAL_THEME,
                           mathjax_url=f"{MATHJAX_DIR}/{MATHJAX_JS}")
 
 
