@@ -9,7 +9,7 @@ have no outputs, so the slides show the prose and the code, not plots or printou
 chapter in JupyterLab, or read the website, ``make site``, for those).
 
 Slides: every markdown cell that starts with a ``#`` or ``##`` heading opens a new slide
-(left-right); the cells under it are vertical sub-slides, a short code cell is a fragment of
+(left-right; a cell with such a heading further down is first cut in two there); the cells under it are vertical sub-slides, a short code cell is a fragment of
 the sub-slide before it. The Colab badge and the Colab install cell are skipped. The types
 go into ``cell.metadata.slideshow.slide_type`` of a copy of the notebook; the committed
 notebooks are never changed.
@@ -36,7 +36,7 @@ from jinja2 import DictLoader
 from coursekit import site
 
 __all__ = ["REVEAL", "REVEAL_DIR", "MATHJAX_DIR", "slide_type", "with_slide_types",
-           "fetch_reveal", "vendor", "convert", "build", "main"]
+           "split_at_headings", "fetch_reveal", "vendor", "convert", "build", "main"]
 
 ROOT = site.ROOT
 # reveal.js as nbconvert's reveal template expects it (its default prefix is
@@ -112,10 +112,38 @@ def slide_type(cell, previous: str | None) -> str:
     return "subslide"
 
 
+def split_at_headings(source: str) -> list[str]:
+    """The markdown ``source`` cut before every ``#``/``##`` heading line (outside code
+    fences), so that each heading starts a piece of its own."""
+    pieces, lines, fenced = [], [], False
+    for line in source.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        if not fenced and line.startswith(("# ", "## ")) and "".join(lines).strip():
+            pieces.append("\n".join(lines).strip("\n"))
+            lines = []
+        lines.append(line)
+    pieces.append("\n".join(lines).strip("\n"))
+    return [piece for piece in pieces if piece.strip()] or [source]
+
+
 def with_slide_types(nb):
     """A copy of the notebook ``nb`` whose cells carry ``metadata.slideshow.slide_type``
-    (see :func:`slide_type`); ``nb`` itself is left as it is."""
+    (see :func:`slide_type`); a markdown cell with a ``#``/``##`` heading inside is first
+    cut in two there (:func:`split_at_headings`). ``nb`` itself is left as it is."""
     nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            cells.append(cell)
+            continue
+        for i, piece in enumerate(split_at_headings(cell.source)):
+            part = copy.deepcopy(cell)
+            part.source = piece
+            if i and "id" in cell:   # cell ids are unique
+                part.id = f"{cell.id}-{i}"
+            cells.append(part)
+    nb.cells = cells
     previous = None
     for cell in nb.cells:
         kind = slide_type(cell, previous)

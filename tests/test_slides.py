@@ -37,6 +37,8 @@ def _notebook():
         v4.new_markdown_cell("### A subheading\n\nMore."),
         v4.new_markdown_cell("  ## 2. Indented heading"),
         v4.new_markdown_cell("#hashtag is not a heading"),
+        v4.new_markdown_cell("Closing words.\n\n```python\n# a comment, not a heading\n```"
+                             "\n\n## 3. A heading inside a cell\n\nIts text."),
     ])
 
 
@@ -46,7 +48,10 @@ def test_slide_types_follow_the_headings():
     typed = slides.with_slide_types(nb)
     kinds = [c.metadata.slideshow.slide_type for c in typed.cells]
     assert kinds == ["skip", "slide", "skip", "subslide", "slide", "subslide", "fragment",
-                     "subslide", "subslide", "slide", "subslide"], kinds
+                     "subslide", "subslide", "slide", "subslide", "subslide", "slide"], kinds
+    assert typed.cells[-1].source == "## 3. A heading inside a cell\n\nIts text."
+    assert typed.cells[-2].source.endswith("```"), "cut inside a code fence"
+    assert len({c.id for c in typed.cells}) == len(typed.cells), "cell ids repeat"
     assert nbformat.writes(nb) == before, "with_slide_types changed the notebook it was given"
 
 
@@ -54,7 +59,9 @@ def test_committed_chapters_get_slides():
     for path in slides.site.chapter_paths(ROOT, BROWSER_CHAPTERS):
         nb = nbformat.read(path, as_version=4)
         kinds = [c.metadata.slideshow.slide_type for c in slides.with_slide_types(nb).cells]
-        assert kinds.count("slide") > 5, f"{path.name}: only {kinds.count('slide')} slides"
+        headings = sum(line.startswith(("# ", "## ")) for c in nb.cells
+                       if c.cell_type == "markdown" for line in c.source.splitlines())
+        assert kinds.count("slide") == headings > 5, (path.name, kinds.count("slide"), headings)
         assert all("slideshow" not in c.metadata for c in nb.cells), \
             f"{path.name}: the committed notebook carries slide metadata"
 
