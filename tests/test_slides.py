@@ -86,6 +86,7 @@ def served_slides(tmp_path_factory):
 
 @pytest.mark.browser
 def test_slides_in_chromium_offline(served_slides):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     base, pages = served_slides
@@ -115,8 +116,12 @@ def test_slides_in_chromium_offline(served_slides):
         for deck in pages:
             current[0] = deck.name
             page.goto(base + deck.name, wait_until="load")
-            page.wait_for_function("() => window.Reveal && Reveal.isReady && Reveal.isReady()",
-                                   timeout=20_000)
+            try:
+                page.wait_for_function("() => window.Reveal && Reveal.isReady && "
+                                       "Reveal.isReady()", timeout=20_000)
+            except PlaywrightTimeout:
+                problems.append(f"{deck.name}: Reveal did not start")
+                continue
             total = page.evaluate("() => Reveal.getTotalSlides()")
             if total <= 5:
                 problems.append(f"{deck.name}: only {total} slides")
