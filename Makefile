@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench times figures exercises sync handout doctor site site-fast clean
+.PHONY: setup lab test bench times figures exercises sync handout doctor site site-fast slides clean
 
 setup: $(VENV)/.installed
 
@@ -69,6 +69,11 @@ site: setup
 
 site-fast: setup
 	$(PY) -m coursekit.site --fast --jobs $(or $(JOBS),2)
+
+# Slides of every chapter in build/slides (nbconvert's reveal.js exporter, notebooks not run);
+# reveal.js and MathJax are served from there (fetched once with npm), so they work offline.
+slides: setup
+	$(PY) -m coursekit.slides
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
