@@ -152,13 +152,14 @@ class _Writer:
 
 # ----------------------------------------------------------------------------- vendor
 
-def fetch_vendor(cache: Path) -> dict[str, Path]:
-    """The npm tarballs of :data:`VENDOR`, fetched once with ``npm pack`` into ``cache`` and
-    checked against their sha256; returns name -> tarball path."""
+def fetch_vendor(cache: Path, packages: dict | None = None) -> dict[str, Path]:
+    """The npm tarballs of ``packages`` (default :data:`VENDOR`; same form), fetched once
+    with ``npm pack`` into ``cache`` and checked against their sha256; returns name ->
+    tarball path."""
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     out = {}
-    for name, (spec, sha, _) in VENDOR.items():
+    for name, (spec, sha, _) in (VENDOR if packages is None else packages).items():
         pkg, version = spec.rsplit("@", 1)
         tarball = cache / f"{pkg.lstrip('@').replace('/', '-')}-{version}.tgz"
         if not tarball.exists():

@@ -28,7 +28,6 @@ import copy
 import sys
 import tarfile
 from pathlib import Path
-from unittest import mock
 
 import nbformat
 from jinja2 import DictLoader
@@ -157,9 +156,7 @@ def with_slide_types(nb):
 def fetch_reveal(cache: Path) -> Path:
     """The reveal.js tarball of :data:`REVEAL`, fetched once with ``npm pack`` into
     ``cache`` and checked against its sha256 (by :func:`coursekit.site.fetch_vendor`)."""
-    # fetch_vendor fetches the packages of its module's table: for this call, reveal.js only
-    with mock.patch.dict(site.VENDOR, REVEAL, clear=True):
-        return site.fetch_vendor(cache)["reveal.js"]
+    return site.fetch_vendor(cache, REVEAL)["reveal.js"]
 
 
 def _unpack(tarball: Path, copies, writer) -> None:
