@@ -11,7 +11,7 @@ ifneq ($(wildcard ../shared/data/tinyshakespeare.txt),)
 export LMLIB_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup lab test bench times figures exercises sync handout doctor site site-fast slides clean
+.PHONY: setup lab test test-site bench times figures exercises sync handout doctor site site-fast slides clean
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ lab: setup
 
 test: setup
 	$(PY) tests/run_checks.py
+
+# The website's own check (CI runs it after make test): build every chapter's page in fast
+# mode and open each in headless Chromium (a few minutes on two cores).
+test-site: setup
+	LMLIB_FAST=1 OMP_NUM_THREADS=1 $(PY) -m pytest -p no:cacheprovider -q -m site tests
 
 bench: setup
 	OMP_NUM_THREADS=1 $(PY) -m coursekit.bench

@@ -39,7 +39,8 @@ def stages() -> list[tuple[str, list[list[str]]]]:
         glob.glob("chapters/*.py") + glob.glob("solutions/*.py"))
     plan = [
         ("unit tests", [pytest + ["-q", *workers, "-m",
-                                  "not notebooks and not browser and not consistency", "tests"]]),
+                                  "not notebooks and not browser and not consistency "
+                                  "and not site", "tests"]]),
         ("consistency", [pytest + ["-q", "-m", "consistency", "tests"],
                          [PY, "-m", "ruff", "check", *ruff_targets]]),
         ("notebooks (nbval, fast mode)",

@@ -33,7 +33,7 @@ from browser_utils import CHROMIUM_ARGS, ROOT, SHOTS, chromium_or_skip
 
 from coursekit import site as coursesite
 
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.site,
               # the theme and MyST use Sphinx APIs that Sphinx 11 will drop: not ours to fix
               pytest.mark.filterwarnings("ignore:.*Check CHANGES for Sphinx API")]
 
