@@ -34,8 +34,9 @@
 #
 # **Prerequisites:** chapter 07 (the GPT and `lmlib.train`).
 #
-# **Time on a laptop CPU:** about 6 minutes in full mode (5.8 min measured with `make times` on one core of a 2-core server;
-# five training runs of one to two minutes each); seconds in fast mode.
+# **Time on a laptop CPU:** about ten minutes in full mode (599 CPU seconds measured on
+# 2026-12-01 on a busy 2-core server; the fine-tuning runs take one to two minutes each);
+# seconds in fast mode.
 
 # %%
 # Colab only: install the course library (lmlib) once. Elsewhere this does nothing.

@@ -1,9 +1,21 @@
 """Every number in a chapter's prose is printed by the chapter in full mode, or cited
 (``coursekit.numbers``; the full-mode outputs are recorded in docs/outputs/)."""
 
+from pathlib import Path
+
 import nbformat
+import pytest
 
 from coursekit import numbers
+
+CHAPTERS = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb"))
+
+
+@pytest.mark.consistency
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_every_prose_number_is_printed_or_cited(chapter):
+    problems = numbers.unbacked(chapter)
+    assert not problems, "\n".join(problems)
 
 
 def _notebook(markdown: str, code: str = "x = 1") -> nbformat.NotebookNode:
