@@ -69,6 +69,24 @@ class GPTConfig:
         return d
 
 
+def cached_length(past_kv, T: int, n_layer: int, block_size: int) -> int:
+    """P, the positions a KV cache ``past_kv`` holds (0 for None), after checking that it
+    has one ``(k, v)`` pair per layer and that P + T new positions fit in ``block_size``.
+    Shared by every model with a KV cache (the GPT here, the Llama of chapter 11)."""
+    if past_kv is not None and (not isinstance(past_kv, (tuple, list))
+                                or len(past_kv) != n_layer):
+        raise ValueError(f"past_kv must be None or one (k, v) pair per layer "
+                         f"({n_layer}), as returned by forward_cached")
+    P = 0 if past_kv is None else past_kv[0][0].size(2)
+    if T < 1:
+        raise ValueError("idx must hold at least one new position")
+    if P + T > block_size:
+        raise ValueError(f"the cache holds {P} positions and idx adds {T}: more than this "
+                         f"model's block_size {block_size}; start a new cache "
+                         f"from the last tokens")
+    return P
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention where position t sees only positions <= t.
 
@@ -296,18 +314,7 @@ class GPT(nn.Module):
         """
         self._check_ids(idx)
         B, T = idx.shape
-        n_layer = self.config.n_layer
-        if past_kv is not None and (not isinstance(past_kv, (tuple, list))
-                                    or len(past_kv) != n_layer):
-            raise ValueError(f"past_kv must be None or one (k, v) pair per layer "
-                             f"({n_layer}), as returned by forward_cached")
-        P = 0 if past_kv is None else past_kv[0][0].size(2)
-        if T < 1:
-            raise ValueError("idx must hold at least one new position")
-        if P + T > self.config.block_size:
-            raise ValueError(f"the cache holds {P} positions and idx adds {T}: more than this "
-                             f"model's block_size {self.config.block_size}; start a new cache "
-                             f"from the last tokens")
+        P = cached_length(past_kv, T, self.config.n_layer, self.config.block_size)
         pos = torch.arange(P, P + T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         present = []

@@ -30,6 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from lmlib.models.gpt import cached_length
+
 __all__ = ["LlamaConfig", "Llama", "RMSNorm", "LlamaAttention", "LlamaMLP", "LlamaBlock",
            "swiglu_hidden", "rotate_half", "apply_rope", "repeat_kv"]
 
@@ -343,18 +345,7 @@ class Llama(nn.Module):
         saves. P + T may not exceed ``block_size``."""
         self._check_idx(idx)
         B, T = idx.shape
-        n_layer = self.config.n_layer
-        if past_kv is not None and (not isinstance(past_kv, (tuple, list))
-                                    or len(past_kv) != n_layer):
-            raise ValueError(f"past_kv must be None or one (k, v) pair per layer "
-                             f"({n_layer}), as returned by forward_cached")
-        P = 0 if past_kv is None else past_kv[0][0].size(2)
-        if T < 1:
-            raise ValueError("idx must hold at least one new position")
-        if P + T > self.config.block_size:
-            raise ValueError(f"the cache holds {P} positions and idx adds {T}: more than this "
-                             f"model's block_size {self.config.block_size}; start a new cache "
-                             f"from the last tokens")
+        P = cached_length(past_kv, T, self.config.n_layer, self.config.block_size)
         x = self.model.embed_tokens(idx)
         cos, sin = self._rope(P, T, x)
         mask = self.mask[P:P + T, :P + T]
