@@ -45,3 +45,19 @@ def chromium_or_skip(what: str) -> str:
         if os.environ.get("CI") == "true":
             pytest.fail(str(err))
         pytest.skip(str(err))
+
+
+def block_outside(context, base: str, report) -> None:
+    """Let a Playwright ``context`` fetch only from ``base`` (and data:/blob: URLs): every
+    other request is aborted and its URL passed to ``report``, so a page that needs the
+    network (a CDN, web fonts) fails its test instead of working only online."""
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(base) or url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            report(url)
+            r.abort()
+
+    context.route("**/*", route)

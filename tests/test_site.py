@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from browser_utils import CHROMIUM_ARGS, ROOT, SHOTS, chromium_or_skip
+from browser_utils import CHROMIUM_ARGS, ROOT, SHOTS, block_outside, chromium_or_skip
 
 from coursekit import site as coursesite
 
@@ -151,15 +151,9 @@ def test_every_page_in_chromium(built_site, served):
         browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1300, "height": 1000})
 
-        def route(r):  # offline: nothing but this server
-            if r.request.url.startswith(base) or r.request.url.startswith(("data:", "blob:")):
-                r.continue_()
-            else:
-                problems.append(f"{current[0]}: fetched from outside the site: {r.request.url}")
-                r.abort()
-
         current = [""]
-        context.route("**/*", route)
+        block_outside(context, base, lambda url: problems.append(
+            f"{current[0]}: fetched from outside the site: {url}"))
         page = context.new_page()
         page.on("console", lambda m: m.type == "error" and problems.append(
             f"{current[0]}: console error: {m.text}"))

@@ -15,7 +15,7 @@ import threading
 
 import nbformat
 import pytest
-from browser_utils import CHROMIUM_ARGS, ROOT, SHOTS, chromium_or_skip
+from browser_utils import CHROMIUM_ARGS, ROOT, SHOTS, block_outside, chromium_or_skip
 
 from coursekit import slides
 
@@ -99,14 +99,8 @@ def test_slides_in_chromium_offline(served_slides):
         browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 800})
 
-        def route(r):  # offline: nothing but this server
-            if r.request.url.startswith(base) or r.request.url.startswith(("data:", "blob:")):
-                r.continue_()
-            else:
-                problems.append(f"{current[0]}: request to another host: {r.request.url}")
-                r.abort()
-
-        context.route("**/*", route)
+        block_outside(context, base, lambda url: problems.append(
+            f"{current[0]}: request to another host: {url}"))
         page = context.new_page()
         page.on("console", lambda m: m.type == "error" and problems.append(
             f"{current[0]}: console error: {m.text}"))
