@@ -138,6 +138,7 @@ class History:
     best_val: float = math.inf
     best_step: int = -1
     seconds: float = 0.0          # training wall time over all sessions of this run
+    cpu_seconds: float = 0.0      # process CPU time of the training steps, all sessions
     final_step: int = 0           # updates done when the run (or this session of it) stopped
     interrupted: bool = False     # stopped by Ctrl-C, stop_at or time_limit before `steps`
 
@@ -379,11 +380,12 @@ class Trainer:
             with _held_ctrl_c() as ctrl_c:
                 while self.step_num < end:
                     consistent = False
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     loss = self.step()
                     dt = time.perf_counter() - t0
                     t_train += dt
                     self.history.seconds += dt
+                    self.history.cpu_seconds += time.process_time() - c0
                     n_since += 1
                     bar.update(1)
                     bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
@@ -431,7 +433,7 @@ class Trainer:
         self.save_state()
         line = (f"step {self.step_num:6d} | train {train_loss:.4f} | val {val_loss:.4f}"
                 f"{' *' if improved else '  '} | lr {h.lr[-1]:.2e} | {tok_s:,.0f} tok/s | "
-                f"{h.seconds:,.0f} s")
+                f"{h.seconds:,.0f} s wall, {h.cpu_seconds:,.0f} CPU s")
         if not self.is_main:
             return
         if log is not None:
@@ -630,7 +632,9 @@ def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:
     if log is not None:
         print(f"# stopped at step {history.final_step} of {config.steps}; "
               f"best val (fixed batches) {history.best_val:.4f} at step {history.best_step}; "
-              f"{history.seconds:,.0f} s of training", file=log, flush=True)
+              f"{history.cpu_seconds:,.0f} CPU s and {history.seconds:,.0f} s wall of training; "
+              f"{history.final_step * config.batch_size * config.block_size:,} tokens",
+              file=log, flush=True)
         if log is not sys.stdout:
             log.close()
     return 130 if trainer.stop_reason == "interrupt" else 0  # 130: stopped by Ctrl-C

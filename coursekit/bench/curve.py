@@ -163,12 +163,12 @@ def run_neural(point: str, spec: dict) -> dict:
 
 def run(ids: list[str]) -> None:
     table = points()
-    record = load()
     for point in ids:
         spec = table[point]
         print(f"# {point}: {spec}", flush=True)
         result = run_ngram(spec) if spec["family"] == "n-gram" else run_neural(point, spec)
         result.update(spec=spec, command=f"python -m coursekit.bench.curve run {point}")
+        record = load()  # read again: another process (one per core) may have added points
         record["points"][point] = result
         save(record)
         print(f"  val {result['val']:.4f} (train {result['train']:.4f}), "
