@@ -190,6 +190,10 @@ def run_neural(point: str, spec: dict) -> dict:
     spent = json.loads(times.read_text(encoding="utf-8")) if times.is_file() else {}
     cpu, wall = cpu + spent.get("cpu_s", 0.0), wall + spent.get("wall_s", 0.0)
     times.write_text(json.dumps(dict(cpu_s=cpu, wall_s=wall)), encoding="utf-8")
+    if history.interrupted:  # Ctrl-C (SIGINT): the state is saved, the point is not done
+        print(f"{point}: stopped at step {history.final_step} of {steps} after {cpu:,.0f} "
+              f"CPU s; run the same command to resume", file=sys.stderr, flush=True)
+        raise SystemExit(130)
     load_state_dict_file(model, checkpoint)
     cfg = spec["train"]
     return dict(val=score(model, val_ids), train=score(model, train_ids[:len(val_ids)]),
