@@ -46,7 +46,8 @@ def main(argv=None) -> int:
                         help="start from this checkpoint's weights (same shape; dropout may "
                              "differ) with a fresh optimizer and schedule")
     parser.add_argument("--time-limit", type=float, default=None,
-                        help="stop (resumably) after this many seconds")
+                        help="stop (resumably) after this many seconds of training "
+                             "(evaluations not counted)")
     parser.add_argument("--half", action="store_true", help="store the best model in float16")
     parser.add_argument("--log", default=None, help="append evaluation lines to this file")
     parser.add_argument("--no-progress", action="store_true")
