@@ -40,7 +40,6 @@ Scaling up (a GPU, mixed precision, ``torch.compile``, several processes under
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import sys
@@ -54,6 +53,7 @@ import torch.nn as nn
 
 from lmlib.batches import Examples, Windows, estimate_loss
 from lmlib.checkpoint import load_train_state, save_checkpoint, save_train_state, state_path
+from lmlib.interactive import LABELS, LivePlot, held_ctrl_c, in_notebook
 from lmlib.scaling import AMP_MODES, Scaling
 
 __all__ = ["TrainConfig", "History", "Trainer", "train", "lr_at", "make_optimizer",
@@ -69,8 +69,8 @@ class TrainConfig:
     """Everything that decides a training run (the model's shape is the model's config)."""
 
     steps: int = 2000             # optimizer updates in the whole run (the schedule's length)
-    batch_size: int = 16          # windows per batch
-    block_size: int = 64          # tokens per window
+    batch_size: int = 16          # windows (or examples) per batch
+    block_size: int = 64          # tokens per window (windows only)
     lr: float = 1e-3              # peak learning rate, reached after warm-up
     min_lr: float | None = None   # end of the cosine; None means lr / 10
     warmup: int = 100             # steps of linear warm-up
@@ -78,7 +78,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.99)
     grad_clip: float = 1.0        # max global gradient norm; 0 turns clipping off
     eval_interval: int = 250      # evaluate (and checkpoint) every this many steps
-    eval_batches: int = 20        # fixed batches of train and of val per evaluation
+    eval_batches: int = 20        # fixed batches of train and of val per evaluation (windows)
     seed: int = 0                 # batches, dropout and the fixed eval batches
     device: str | None = None     # None: lmlib.get_device() (CUDA if present, else CPU)
     micro_batches: int = 1        # gradient accumulation: each process splits its share of
@@ -171,71 +171,6 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 # --------------------------------------------------------------------------------------
 # the training loop
 # --------------------------------------------------------------------------------------
-
-def _in_notebook() -> bool:
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
-    except ImportError:
-        return False
-
-
-_LABELS = {"train_loss": "train", "val_loss": "val", "val_acc": "val acc"}  # plots and log lines
-
-
-class _LivePlot:
-    """A loss plot that redraws in place in a notebook after each evaluation."""
-
-    def __init__(self):
-        self.handle = None
-
-    def update(self, history: History, title: str = "") -> None:
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        fig, ax = plt.subplots()
-        for key in ("train_loss", "val_loss", "val_acc"):
-            if len(getattr(history, key)) == len(history.steps):
-                fixed = " (fixed batches)" if history.val_loss else ""  # windows
-                ax.plot(history.steps, getattr(history, key), "o-", ms=3,
-                        label=_LABELS[key] + fixed)
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss (nats/token)" if history.val_loss else "loss, accuracy")
-        ax.set_title(title)
-        ax.legend()
-        if self.handle is None:
-            self.handle = display(fig, display_id=True)
-        else:
-            self.handle.update(fig)
-        plt.close(fig)
-
-
-@contextlib.contextmanager
-def _held_ctrl_c():
-    """Hold Ctrl-C (SIGINT) until the step and the checkpoint being written are complete:
-    yields a function that says whether Ctrl-C was pressed. A second Ctrl-C interrupts at
-    once (KeyboardInterrupt). Outside the main thread nothing is held."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    presses = []
-
-    def handler(signum, frame):
-        presses.append(signum)
-        if len(presses) > 1:
-            raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(presses)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
 
 class Trainer:
     """One training run: model, optimizer, data, schedule, checkpoints. :func:`train` is the
@@ -360,7 +295,7 @@ class Trainer:
 
         cfg = self.config
         end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-        live = _LivePlot() if (plot is True or (plot == "auto" and _in_notebook())) else None
+        live = LivePlot() if (plot is True or (plot == "auto" and in_notebook())) else None
         bar = tqdm(total=cfg.steps, initial=self.step_num, disable=not progress or not self.is_main,
                    desc="training", unit="step", dynamic_ncols=True)
         seconds_before = self.history.seconds
@@ -369,7 +304,7 @@ class Trainer:
         self.model.train()
         consistent = True  # False once a step or a save was cut in the middle
         try:
-            with _held_ctrl_c() as ctrl_c:
+            with held_ctrl_c() as ctrl_c:
                 while self.step_num < end:
                     consistent = False
                     t0, c0 = time.perf_counter(), time.process_time()
@@ -426,7 +361,7 @@ class Trainer:
             self.save_best(score)  # on disk first: the history never names a missing file
             h.best_val, h.best_step = score, self.step_num
         self.save_state()
-        shown = " | ".join(f"{_LABELS[key]} {value:.4f}" for key, value in results.items())
+        shown = " | ".join(f"{LABELS[key]} {value:.4f}" for key, value in results.items())
         line = (f"step {self.step_num:6d} | {shown}{' *' if improved else '  '} | "
                 f"lr {h.lr[-1]:.2e} | {tok_s:,.0f} tok/s | "
                 f"{h.seconds:,.0f} s wall, {h.cpu_seconds:,.0f} CPU s")

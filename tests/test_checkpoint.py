@@ -81,9 +81,9 @@ LAYERS = [
     ("lmlib.tokenizers", "lmlib.ngram", "lmlib.tasks", "lmlib.scratch",         # counting, NumPy,
      "lmlib.sampling"),                                                         # decoding
     ("lmlib.models",),                                                          # PyTorch twins
-    ("lmlib.checkpoint", "lmlib.scaling", "lmlib.batches", "lmlib.train",       # using models
-     "lmlib.presets", "lmlib.cli", "lmlib.pretrained", "lmlib.scoring", "lmlib.finetune",
-     "lmlib.speed"),
+    ("lmlib.checkpoint", "lmlib.scaling", "lmlib.batches", "lmlib.interactive",  # using models
+     "lmlib.train", "lmlib.presets", "lmlib.cli", "lmlib.pretrained", "lmlib.scoring",
+     "lmlib.finetune", "lmlib.speed"),
     ("lmlib.viz",),                                                             # widgets
 ]
 ROOT = Path(lmlib.__file__).parent
