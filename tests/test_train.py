@@ -419,6 +419,18 @@ def test_cli_trains_and_resumes(tmp_path, monkeypatch, capsys):
     assert model.config.n_layer == 1 and len(extra["itos"]) == 65
 
 
+def test_python_m_lmlib_train_runs_the_command_line_without_warnings():
+    """The command line lives in lmlib.cli; ``python -m lmlib.train`` stays its entry point
+    (and lmlib must not import lmlib.train, or runpy warns about a module run twice)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-W", "error", "-m", "lmlib.train", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "usage: python -m lmlib.train" in res.stdout and "--preset" in res.stdout
+
+
 def test_cli_init_from_copies_weights_and_allows_another_dropout(tmp_path, capsys):
     from lmlib.cli import main
 
