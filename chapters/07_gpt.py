@@ -140,26 +140,14 @@ assert abs(loss.item() - math.log(65)) < 0.2
 # yourself is exercise 5.)
 
 # %%
-def stream_std(model, idx):
-    """Std of the residual stream after each block: a forward hook on every block."""
-    out = []
-    hooks = [b.register_forward_hook(lambda m, i, o: out.append(float(o[0].std())))
-             for b in model.transformer.h]
-    with torch.no_grad():
-        model(idx)
-    for h in hooks:
-        h.remove()
-    return out
-
-
 depth_std = {}
 idx0 = torch.randint(0, tok.vocab_size, (8, 64), generator=torch.Generator().manual_seed(0))
 for n_layer in (4, 12, 48):
     torch.manual_seed(0)
     deep = GPT(GPTConfig(tok.vocab_size, 64, n_layer=n_layer, n_head=4, n_embd=128))
-    scaled = stream_std(deep, idx0)
+    scaled = deep.residual_stds(idx0)  # a forward hook on every block
     deep.apply(GPT._init_weights)  # every matrix back to std 0.02: no residual scaling
-    depth_std[n_layer] = (scaled, stream_std(deep, idx0))
+    depth_std[n_layer] = (scaled, deep.residual_stds(idx0))
     print(f"{n_layer:2d} blocks: stream std after the last block {scaled[-1]:.3f} (scaled) "
           f"vs {depth_std[n_layer][1][-1]:.3f} (all 0.02)")
 

@@ -376,35 +376,20 @@ def widget_screenshots(out: Path, verbose: bool = False) -> list[Path]:
 
 # ---------------------------------------------------------------------------- command
 def plot_curve(curve: Path, path: Path) -> Path:
-    """The compute curve (``python -m coursekit.bench.curve``): val loss against process CPU
-    seconds, log scale, one line per family; n-grams at their fit + score time."""
+    """The compute curve (``python -m coursekit.bench.curve``) drawn by chapter 07's own
+    ``lmlib.viz.plot_compute_curve``, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from lmlib.viz.curve import plot_compute_curve
+
     points = json.loads(Path(curve).read_text(encoding="utf-8"))["points"]
     if not points:
         raise ValueError(f"{curve} holds no points yet: run python -m coursekit.bench.curve")
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
-    styles = {"n-gram": ("n-gram", "s"), "gpt": ("transformer", "o"), "lstm": ("recurrent", "^")}
-    for family, (color_key, marker) in styles.items():
-        rows = sorted((p["cpu_s"], p["val"], pid) for pid, p in points.items()
-                      if p["spec"]["family"] == family)
-        if rows:
-            x, y, ids = zip(*rows)
-            ax.plot(x, y, marker, ls="-" if family != "n-gram" else "none", ms=5,
-                    color=FAMILY_COLORS[color_key], label=family)
-            if family == "n-gram":
-                for xi, yi, pid in rows:
-                    label = pid.split("-")[1] + ("m" if "modified" in pid else "")
-                    ax.annotate(label, (xi, yi), fontsize=7, xytext=(3, 2),
-                                textcoords="offset points")
-    ax.set(xscale="log", xlabel="process CPU seconds, one thread (log scale); n-grams: "
-                                  "order (m: modified Kneser–Ney)",
-           ylabel="val loss, nats/char (lmlib.scoring)",
-           title="Shakespeare val loss against compute")
-    ax.legend()
+    plot_compute_curve(points, ax=ax)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -428,9 +413,10 @@ def make_figures(out: Path = OUT, only: str | None = None, verbose: bool = True)
                     plot_results(results, out / "results.png")]
         if verbose:
             print(f"results: {time.perf_counter() - start:.1f} s", flush=True)
-    curve = COURSE_ROOT / "docs" / "figures" / "curve.json"
-    if only in (None, "curve") and curve.is_file():
-        written.append(plot_curve(curve, out / "curve.png"))
+    from lmlib.pretrained import COMPUTE_CURVE
+
+    if only in (None, "curve") and COMPUTE_CURVE.is_file():
+        written.append(plot_curve(COMPUTE_CURVE, out / "compute_curve.png"))
     if only in (None, "widgets"):
         start = time.perf_counter()
         if verbose:

@@ -41,7 +41,7 @@ PRESETS: dict[str, dict] = {
                    seed=0)),
     # the shipped model (lmlib/assets/gpt_shakespeare.safetensors)
     "shakespeare-gpt": dict(
-        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
+        model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.1),
         train=dict(steps=10000, batch_size=16, block_size=128, lr=2e-3, min_lr=1e-4,
                    warmup=200, eval_interval=250, eval_batches=40)),
     # chapter 05's small model, whose attention the AttentionExplorer shows: a GPT with its

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["PRETRAINED", "load_pretrained"]
+__all__ = ["PRETRAINED", "COMPUTE_CURVE", "compute_curve", "load_pretrained"]
 
 _ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -39,3 +39,16 @@ def load_pretrained(name: str = "shakespeare-gpt"):
     if "itos" not in extra:
         raise ValueError(f"{path} does not store its vocabulary (extra['itos'])")
     return model.eval(), CharTokenizer("".join(extra["itos"]))
+
+
+COMPUTE_CURVE = _ASSETS / "compute_curve.json"
+"""Chapter 07's compute curve: every point's val loss, CPU seconds, tokens, parameters and
+the command that measured it (``python -m coursekit.bench.curve``)."""
+
+
+def compute_curve() -> dict[str, dict]:
+    """The measured points of the compute curve, ``{point id: measurement}`` (see
+    :data:`COMPUTE_CURVE`); ``lmlib.viz.plot_compute_curve`` draws them."""
+    import json
+
+    return json.loads(COMPUTE_CURVE.read_text(encoding="utf-8"))["points"]

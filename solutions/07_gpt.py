@@ -240,18 +240,6 @@ def init_gpt_(model) -> None:
 
 # %% tags=["check"]
 # Check: GPT-2 initialisation
-def stream_std(model, idx):
-    """The std of the residual stream after each block (forward hooks on the blocks)."""
-    out = []
-    hooks = [b.register_forward_hook(lambda m, i, o: out.append(float(o[0].std())))
-             for b in model.transformer.h]
-    with torch.no_grad():
-        model(idx)
-    for h in hooks:
-        h.remove()
-    return out
-
-
 torch.manual_seed(0)
 gpt = GPT(GPTConfig(vocab_size=65, block_size=32, n_layer=12, n_head=4, n_embd=256))
 with torch.no_grad():
@@ -274,7 +262,7 @@ for name, p in gpt.named_parameters():
 deep = GPT(GPTConfig(vocab_size=65, block_size=32, n_layer=48, n_head=4, n_embd=128))
 init_gpt_(deep)
 idx = torch.randint(0, 65, (8, 32), generator=torch.Generator().manual_seed(0))
-stds = stream_std(deep, idx)
+stds = deep.residual_stds(idx)  # the residual stream's std after each block
 print(f"48 blocks: residual stream std {stds[0]:.4f} after block 1, {stds[-1]:.4f} after block 48")
 assert stds[-1] < 2.5 * stds[0], "the residual stream grows with depth: scale the c_proj weights"
 print("GPT-2 initialisation: correct")

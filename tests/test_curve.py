@@ -13,7 +13,7 @@ def test_points_cover_every_budget_with_two_seeds_at_the_smallest_two():
     for family in ("gpt", "lstm"):
         for budget in curve.BUDGETS:
             seeds = {s["seed"] for p, s in table.items()
-                     if s["family"] == family and s["budget_cpu_s"] == budget}
+                     if s["family"] == family and s.get("budget_cpu_s") == budget}
             assert seeds == ({0, 1} if budget in (60, 240) else {0}), (family, budget)
     assert {p for p in table if p.startswith("ngram")} == {
         f"ngram-{o}-{s}" for o in range(3, 9) for s in ("kneser-ney", "modified-kneser-ney")}
@@ -28,12 +28,26 @@ def test_cli_names_points_or_explains(capsys):
 def test_plot_reads_the_json(tmp_path):
     record = {"points": {
         "ngram-6-kneser-ney": dict(val=1.54, cpu_s=0.3, spec=dict(family="n-gram")),
-        "gpt-60-s0": dict(val=2.1, cpu_s=61.0, spec=dict(family="gpt")),
-        "gpt-240-s0": dict(val=1.8, cpu_s=242.0, spec=dict(family="gpt")),
-        "lstm-60-s0": dict(val=1.9, cpu_s=60.5, spec=dict(family="lstm"))}}
+        "gpt-60-s0": dict(val=2.1, cpu_s=61.0, spec=dict(family="gpt", budget_cpu_s=60)),
+        "gpt-60-s1": dict(val=2.0, cpu_s=59.0, spec=dict(family="gpt", budget_cpu_s=60)),
+        "gpt-240-s0": dict(val=1.8, cpu_s=242.0, spec=dict(family="gpt", budget_cpu_s=240)),
+        "lstm-60-s0": dict(val=1.9, cpu_s=60.5, spec=dict(family="lstm", budget_cpu_s=60)),
+        "shipped-lstm": dict(val=1.48, cpu_s=298.0, shipped=True, spec=dict(family="lstm"))}}
     (tmp_path / "curve.json").write_text(json.dumps(record))
     png = figures.plot_curve(tmp_path / "curve.json", tmp_path / "curve.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
     (tmp_path / "empty.json").write_text(json.dumps({"points": {}}))
-    with pytest.raises(ValueError, match="no points"):
+    with pytest.raises(ValueError, match="no points|empty"):
         figures.plot_curve(tmp_path / "empty.json", tmp_path / "x.png")
+
+
+def test_shipped_points_read_the_compute_of_the_run_from_its_log():
+    log = ("# shakespeare-gpt: 818,048 parameters\n"
+           "step    250 | train 2.4373 | val 2.4700 * | lr 2.00e-03 | 8,120 tok/s | 63 s wall, "
+           "61 CPU s\n"
+           "# stopped at step 10000 of 10000; best val (fixed batches) 1.5001 at step 9750; "
+           "2,431 CPU s and 2,512 s wall of training; 20,480,000 tokens\n")
+    assert curve.logged_compute(log) == (10000, 20_480_000, 2431.0, 2512.0)
+    with pytest.raises(ValueError, match="CPU seconds"):
+        curve.logged_compute("# stopped at step 250 of 8000; 497 s of training\n")
+    assert {"shipped-gpt", "shipped-lstm"} <= set(curve.points())

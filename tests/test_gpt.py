@@ -353,3 +353,16 @@ def test_from_hf_gpt2_equals_hugging_face_gpt2lmheadmodel():
         theirs = hf(ids).logits
         mine = ours(ids)[0]
     torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-5)
+
+
+def test_residual_stds_gives_one_std_per_block_and_removes_its_hooks():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=3, n_head=2, n_embd=16))
+    idx = torch.randint(0, 11, (2, 8), generator=torch.Generator().manual_seed(0))
+    stds = model.residual_stds(idx)
+    assert len(stds) == 3 and all(s > 0 for s in stds)
+    assert all(not b._forward_hooks for b in model.transformer.h)
+    x = model.transformer.wte(idx) + model.transformer.wpe(torch.arange(8))
+    for block, want in zip(model.transformer.h, stds):
+        x = block(x)[0]
+        assert abs(float(x.std()) - want) < 1e-6

@@ -4,15 +4,17 @@
     python -m coursekit.bench.curve run ngram            # the n-gram points (seconds each)
     python -m coursekit.bench.curve run gpt-60-s0 ...    # named points (resumable)
     python -m coursekit.bench.curve run --budget 60      # every point of that budget
+    python -m coursekit.bench.curve run shipped          # the shipped GPT and LSTM, marked
 
 Every point is scored with ``lmlib.scoring.score`` (the course's protocol) and written to
-``docs/figures/curve.json``: its loss, the train loss on the same number of train characters
+``lmlib/assets/compute_curve.json`` (chapter 07 reads it): its loss, the train loss on the same number of train characters
 (the train-val gap), parameters, tokens processed, process CPU seconds, wall seconds and the
 exact command that re-runs it. A neural point trains one thread on a CPU budget: it first
 measures the CPU seconds of a few steps, sets the run's length (and so its cosine schedule)
 to fill the budget, and then trains to the end with the course trainer, keeping its state in
-``build/curve/ID`` so that an interrupted run resumes. ``make figures`` draws
-``docs/figures/curve.png`` from the JSON.
+``build/curve/ID`` so that an interrupted run resumes. The shipped models are marked points:
+their CPU seconds are those their training recorded (its log), their loss is scored here.
+``make figures`` draws ``docs/figures/compute_curve.png`` from the JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-RESULTS = ROOT / "docs" / "figures" / "curve.json"
+RESULTS = ROOT / "lmlib" / "assets" / "compute_curve.json"
 WORK = Path(os.environ.get("LMLIB_BUILD_DIR", ROOT / "build")) / "curve"
 
 BUDGETS = (60, 240, 960, 3840)  # CPU seconds: about 1, 4, 16 and 64 minutes
@@ -58,8 +60,11 @@ NGRAMS = [(order, smoothing) for smoothing in ("kneser-ney", "modified-kneser-ne
 
 
 def points() -> dict[str, dict]:
-    """Every point of the curve by id: ``gpt-960-s0``, ``lstm-60-s1``, ``ngram-6-kneser-ney``."""
+    """Every point of the curve by id: ``gpt-960-s0``, ``lstm-60-s1``, ``ngram-6-kneser-ney``,
+    ``shipped-gpt``."""
     out = {f"ngram-{o}-{s}": dict(family="n-gram", order=o, smoothing=s) for o, s in NGRAMS}
+    out["shipped-gpt"] = dict(family="gpt", shipped="shakespeare-gpt")
+    out["shipped-lstm"] = dict(family="lstm", shipped="shakespeare-lstm")
     for family, table in (("gpt", GPT_BY_BUDGET), ("lstm", LSTM_BY_BUDGET)):
         for budget, spec in table.items():
             for seed in SEEDS[budget]:
@@ -96,6 +101,39 @@ def run_ngram(spec: dict) -> dict:
                 tokens=len(train_ids), params=lm.num_ngrams, megabytes=lm.nbytes / 1e6)
 
 
+def logged_compute(log: str) -> tuple[int, int, float, float]:
+    """``(steps, tokens, CPU seconds, wall seconds)`` from the stop line of a training log
+    written by ``python -m lmlib.train --log`` (its last one: the run's total)."""
+    stops = [line for line in log.splitlines() if line.startswith("# stopped")]
+    if not stops or " CPU s " not in stops[-1]:
+        raise ValueError("the log has no stop line with CPU seconds (python -m lmlib.train "
+                         "writes one when a run stops)")
+    words = stops[-1].replace(",", "").replace(";", "").split()
+    return (int(words[4]), int(words[words.index("tokens") - 1]),
+            float(words[words.index("CPU") - 1]), float(words[words.index("wall") - 2]))
+
+
+def run_shipped(spec: dict) -> dict:
+    """A shipped model as a marked point: scored here, its training compute read from what
+    its training recorded (the GPT's log, the LSTM's history file)."""
+    from lmlib.data import shakespeare
+    from lmlib.pretrained import PRETRAINED, load_pretrained
+    from lmlib.scoring import score
+
+    tok, train_ids, val_ids = shakespeare()
+    model, _ = load_pretrained(spec["shipped"])
+    asset = PRETRAINED[spec["shipped"]]
+    if spec["family"] == "gpt":
+        steps, tokens, cpu, wall = logged_compute(asset.with_suffix(".log").read_text("utf-8"))
+    else:
+        record = json.loads(asset.with_suffix(".json").read_text(encoding="utf-8"))
+        cpu, wall, steps = record["cpu_s"], record.get("wall_s"), record["train"]["steps"]
+        tokens = steps * record["train"]["batch_size"] * record["train"]["block_size"]
+    return dict(val=score(model, val_ids), train=score(model, train_ids[:len(val_ids)]),
+                cpu_s=cpu, wall_s=wall, steps=steps, tokens=tokens, shipped=True,
+                params=sum(p.numel() for p in model.parameters()))
+
+
 def _model(spec: dict, vocab_size: int):
     import torch
 
@@ -109,18 +147,16 @@ def _model(spec: dict, vocab_size: int):
 
 
 def _cpu_per_step(spec: dict, train_ids, val_ids, vocab_size: int, probe: int = 40) -> float:
-    """CPU seconds of one training step of this point's model: the difference between a run
-    of ``probe`` steps and one of 5 (the same set-up and evaluation), per step."""
+    """CPU seconds of one training step of this point's model: the trainer's own count of
+    the CPU time in its steps (set-up and evaluation excluded) over ``probe`` steps, after
+    a few steps that warm the allocator up."""
     from lmlib.train import train
 
-    spent = []
-    for steps in (5, probe):
-        model = _model(spec, vocab_size)
-        cpu = time.process_time()
-        train(model, train_ids, val_ids, steps=steps, warmup=0, eval_interval=steps,
-              eval_batches=1, progress=False, plot=False, **spec["train"])
-        spent.append(time.process_time() - cpu)
-    return max(spent[1] - spent[0], 1e-6) / (probe - 5)
+    model = _model(spec, vocab_size)
+    kwargs = dict(warmup=0, eval_batches=1, progress=False, plot=False, **spec["train"])
+    train(model, train_ids, val_ids, steps=5, eval_interval=5, **kwargs)
+    history = train(model, train_ids, val_ids, steps=probe, eval_interval=probe, **kwargs)
+    return history.cpu_seconds / probe
 
 
 def run_neural(point: str, spec: dict) -> dict:
@@ -138,7 +174,8 @@ def run_neural(point: str, spec: dict) -> dict:
     plan = folder / "plan.json"  # the run's length, fixed once so that a resume agrees
     if not plan.is_file():
         per_step = _cpu_per_step(spec, train_ids, val_ids, tok.vocab_size)
-        steps = max(50, int(spec["budget_cpu_s"] / per_step))
+        # evaluations (10 of 2 x 10 batches) cost about 3% of a run: leave room for them
+        steps = max(50, int(0.97 * spec["budget_cpu_s"] / per_step))
         plan.write_text(json.dumps(dict(steps=steps, cpu_per_step=per_step)), encoding="utf-8")
     steps = json.loads(plan.read_text(encoding="utf-8"))["steps"]
     model = _model(spec, tok.vocab_size)
@@ -153,6 +190,10 @@ def run_neural(point: str, spec: dict) -> dict:
     spent = json.loads(times.read_text(encoding="utf-8")) if times.is_file() else {}
     cpu, wall = cpu + spent.get("cpu_s", 0.0), wall + spent.get("wall_s", 0.0)
     times.write_text(json.dumps(dict(cpu_s=cpu, wall_s=wall)), encoding="utf-8")
+    if history.interrupted:  # Ctrl-C (SIGINT): the state is saved, the point is not done
+        print(f"{point}: stopped at step {history.final_step} of {steps} after {cpu:,.0f} "
+              f"CPU s; run the same command to resume", file=sys.stderr, flush=True)
+        raise SystemExit(130)
     load_state_dict_file(model, checkpoint)
     cfg = spec["train"]
     return dict(val=score(model, val_ids), train=score(model, train_ids[:len(val_ids)]),
@@ -166,7 +207,12 @@ def run(ids: list[str]) -> None:
     for point in ids:
         spec = table[point]
         print(f"# {point}: {spec}", flush=True)
-        result = run_ngram(spec) if spec["family"] == "n-gram" else run_neural(point, spec)
+        if "shipped" in spec:
+            result = run_shipped(spec)
+        elif spec["family"] == "n-gram":
+            result = run_ngram(spec)
+        else:
+            result = run_neural(point, spec)
         result.update(spec=spec, command=f"python -m coursekit.bench.curve run {point}")
         record = load()  # read again: another process (one per core) may have added points
         record["points"][point] = result
@@ -180,7 +226,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list")
     go = sub.add_parser("run")
-    go.add_argument("ids", nargs="*", help="point ids, or 'ngram' for every n-gram point")
+    go.add_argument("ids", nargs="*", help="point ids, or 'ngram' (every n-gram point) or 'shipped'")
     go.add_argument("--budget", type=int, choices=BUDGETS)
     args = parser.parse_args(argv)
     table, done = points(), load()["points"]
@@ -188,7 +234,9 @@ def main(argv=None) -> int:
         for point in table:
             print(f"{'done' if point in done else '    '}  {point}")
         return 0
-    ids = [p for p in table if p.startswith("ngram")] if args.ids == ["ngram"] else args.ids
+    groups = {"ngram": [p for p in table if p.startswith("ngram")],
+              "shipped": [p for p in table if p.startswith("shipped")]}
+    ids = groups.get(args.ids[0], args.ids) if len(args.ids) == 1 else args.ids
     if args.budget:
         ids += [p for p, s in table.items() if s.get("budget_cpu_s") == args.budget]
     unknown = [p for p in ids if p not in table]

@@ -335,6 +335,20 @@ class GPT(nn.Module):
         return att[:, 0]
 
     @torch.no_grad()
+    def residual_stds(self, idx) -> list[float]:
+        """The standard deviation of the residual stream after each block for the batch
+        ``idx`` (B, T): ``n_layer`` numbers (chapter 07 watches them grow with depth)."""
+        out = []
+        hooks = [b.register_forward_hook(lambda m, i, o: out.append(float(o[0].std())))
+                 for b in self.transformer.h]
+        try:
+            self(torch.as_tensor(idx))
+        finally:
+            for h in hooks:
+                h.remove()
+        return out
+
+    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None):
         """Continue each row of ``idx`` (B, T) by ``max_new_tokens`` tokens -> (B, T + new).

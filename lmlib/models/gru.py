@@ -23,13 +23,7 @@ class GRULM(nn.Module):
     def __init__(self, vocab_size: int, n_embd: int, hidden_size: int, n_layer: int = 1,
                  dropout: float = 0.0):
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("n_embd", n_embd),
-                            ("hidden_size", hidden_size), ("n_layer", n_layer)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        self.config = LSTMConfig(vocab_size, n_embd, hidden_size, n_layer, float(dropout))
+        self.config = LSTMConfig(vocab_size, n_embd, hidden_size, n_layer, dropout)
         self.wte = nn.Embedding(vocab_size, n_embd)
         self.gru = nn.GRU(n_embd, hidden_size, num_layers=n_layer, batch_first=True,
                           dropout=dropout if n_layer > 1 else 0.0)

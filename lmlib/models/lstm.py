@@ -33,11 +33,22 @@ ASSET = Path(__file__).resolve().parent.parent / "assets" / "lstm_shakespeare.sa
 
 @dataclass
 class LSTMConfig:
+    """The sizes of a recurrent LM (the LSTM's, and chapter 04's GRU's); checked when made."""
+
     vocab_size: int
     n_embd: int
     hidden_size: int
     n_layer: int = 1
     dropout: float = 0.0
+
+    def __post_init__(self):
+        for name in ("vocab_size", "n_embd", "hidden_size", "n_layer"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        self.dropout = float(self.dropout)
 
 
 class LSTMLM(nn.Module):
@@ -59,13 +70,7 @@ class LSTMLM(nn.Module):
             c = vocab_size
             vocab_size, n_embd, hidden_size, n_layer, dropout = (
                 c.vocab_size, c.n_embd, c.hidden_size, c.n_layer, c.dropout)
-        for name, value in (("vocab_size", vocab_size), ("n_embd", n_embd),
-                            ("hidden_size", hidden_size), ("n_layer", n_layer)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        self.config = LSTMConfig(vocab_size, n_embd, hidden_size, n_layer, float(dropout))
+        self.config = LSTMConfig(vocab_size, n_embd, hidden_size, n_layer, dropout)
         self.wte = nn.Embedding(vocab_size, n_embd)
         # dropout between stacked layers (PyTorch warns when it is set for a single layer)
         self.lstm = nn.LSTM(n_embd, hidden_size, num_layers=n_layer, batch_first=True,

@@ -1,4 +1,5 @@
-"""Widgets that make attention and sampling visible, each with a static matplotlib twin.
+"""Widgets that make attention and sampling visible, each with a static matplotlib twin,
+and the plot of chapter 07's compute curve.
 
 Names are imported lazily so that ``import lmlib.viz`` does not pull in ipywidgets."""
 
@@ -10,6 +11,7 @@ _WHERE = {
     "SamplingExplorer": "sampling",
     "plot_sampling": "sampling",
     "plot_next_token": "sampling",
+    "plot_compute_curve": "curve",
 }
 __all__ = sorted(_WHERE)
 
