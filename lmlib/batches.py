@@ -109,6 +109,7 @@ class Examples:
     ``labels`` (N,) classes, or (N, T) next tokens for instruction tuning; ``idx`` may also
     be precomputed features (N, C) with ``mask=None``. ``val`` (the same, or None) is scored
     by accuracy; the train loss recorded is the mean of the steps since the last evaluation.
+    A run resumed from a saved state starts a new epoch (windows resume exactly).
     """
 
     score, higher_is_better = "val_acc", True

@@ -314,8 +314,9 @@ def sft_batch(pairs, mask_prompt: bool = True, pad_id: int = 0) -> tuple[torch.T
 def train_sft(gpt: nn.Module, pairs, *, mask_prompt: bool = True, **kwargs) -> dict:
     """Instruction-tune ``gpt`` on ``pairs`` of ``(prompt_ids, answer_ids)``: the batches
     of :func:`sft_batch` (the prompt's loss masked unless ``mask_prompt=False``), trained
-    with :func:`train_classifier`'s loop (AdamW, warm-up + cosine, clipping; ``kwargs`` are
-    its keyword arguments, e.g. ``steps``, ``lr``, ``batch_size``). Returns its history."""
+    by the course's loop through :func:`train_classifier` (AdamW, warm-up + cosine,
+    clipping; ``kwargs`` are its keyword arguments, e.g. ``steps``, ``lr``,
+    ``batch_size``). Returns its history."""
     x, y = sft_batch(pairs, mask_prompt=mask_prompt)
     return train_classifier(gpt, (x, None, y), None, **kwargs)
 
