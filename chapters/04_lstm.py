@@ -400,8 +400,8 @@ probe
 
 # %%
 from lmlib.data import names_streams
+from lmlib.presets import PRESETS
 from lmlib.scoring import score
-from lmlib.train import PRESETS
 
 NAMES_MODEL, NAMES_TRAIN = PRESETS["names-lstm"]["model"], PRESETS["names-lstm"]["train"]
 
@@ -436,7 +436,7 @@ print(", ".join(ntok.decode(r).split(".")[0] for r in rows))
 # with the course.
 
 # %%
-from lmlib.train import PRESETS
+from lmlib.presets import PRESETS
 
 SHAKESPEARE_MODEL = PRESETS["shakespeare-lstm"]["model"]
 SHAKESPEARE_TRAIN = PRESETS["shakespeare-lstm"]["train"]

@@ -684,8 +684,9 @@ for name, (a, b) in checks.items():
 
 # %%
 from lmlib.data import shakespeare
+from lmlib.presets import from_preset
 from lmlib.scoring import score
-from lmlib.train import from_preset, train
+from lmlib.train import train
 
 tok, train_ids, val_ids = shakespeare()
 if lmlib.FAST:

@@ -720,7 +720,7 @@ else:
 table.append(("GPT, nanoGPT CPU recipe (section 2)", baby_val, "windows of 64 sliding by 32",
               f"trained here, {baby_tokens:,} tokens"))
 if have_gpt:
-    from lmlib.train import PRESETS
+    from lmlib.presets import PRESETS
 
     preset = PRESETS["shakespeare-gpt"]["train"]  # the shipped model's recipe
     shipped_tokens = gpt_extra["step"] * preset["batch_size"] * preset["block_size"]

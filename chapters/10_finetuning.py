@@ -472,19 +472,20 @@ print(f"{len(wrapped)} layers wrapped and merged back; {n_before:,} parameters b
 # ## 6. Fine-tuning, side by side
 #
 # Five classifiers of the same shape (the shipped GPT's size, with a head), trained on the
-# same training speeches: one from random weights, four from the pre-trained weights. The loop
-# (`lmlib.finetune.train_classifier`) is chapter 07's in miniature: AdamW on the trainable
-# parameters, warm-up and cosine decay (`lmlib.train.lr_at`), clipping, and batches of
-# speeches of similar length so that little time goes into padding. Every few steps it
-# measures validation accuracy and at the end keeps the weights of the best one (early
-# stopping). The recipes (pooling, steps, learning rates) are in `lmlib.finetune.RECIPES`:
+# same training speeches: one from random weights, four from the pre-trained weights.
+# `lmlib.finetune.train_classifier` runs chapter 07's loop itself (`lmlib.train.Trainer`):
+# AdamW on the trainable parameters, warm-up and cosine decay, clipping; only the batches
+# differ, epochs of speeches instead of windows of text, speeches of similar length
+# together so that little time goes into padding. Every few steps it measures validation
+# accuracy and at the end keeps the weights of the best one (early stopping). The recipes
+# (pooling, steps, learning rates) are in `lmlib.presets.RECIPES` (also `ft.RECIPES`):
 # every run through the body gets 400 steps; the probe, which trains the head alone on
 # cached features, 1000. Each method needs its own learning rate, and it must be **picked
 # on the validation split**, never on the test split: pre-trained weights should move only
 # a little, so full fine-tuning wants a smaller rate than training from scratch, while
 # LoRA's fresh matrices and the lone head take larger ones. The grids that were run, with
 # the best validation accuracy of each point (the protocol of the cells below, recorded in
-# `lmlib.finetune.LR_SWEEP`; `ft.lr_sweep` reruns a grid, a few CPU-minutes per point); a
+# `lmlib.presets.LR_SWEEP`; `ft.lr_sweep` reruns a grid, a few CPU-minutes per point); a
 # method without a grid keeps the rate the course started from:
 
 # %%
@@ -927,7 +928,7 @@ if not FAST:
 # tuning is about one tiny format. Real instruction sets are far larger and more varied,
 # and mixing in general text is one of the usual remedies. (Recipe:
 # `ft.RECIPES["sft"]`, run by `ft.train_sft`, which builds the batches with `sft_batch`
-# and trains with the loop of `train_classifier`.)
+# and trains them with `train_classifier`, the same loop again.)
 #
 # ## 10. Where RLHF fits
 #

@@ -19,12 +19,14 @@ adapt are ``nn.Linear``.
 from __future__ import annotations
 
 import math
-import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from lmlib.batches import accuracy, predict
+from lmlib.presets import LR_SWEEP, RECIPES
+from lmlib.train import TrainConfig, Trainer
 
 __all__ = ["hidden_states", "pool", "GPTClassifier", "FeatureHead", "LoRALinear", "apply_lora", "merge_lora",
            "trainable_parameters", "freeze", "configure", "METHODS", "RECIPES", "train_classifier",
@@ -309,25 +311,14 @@ def sft_batch(pairs, mask_prompt: bool = True, pad_id: int = 0) -> tuple[torch.T
     return x, y
 
 
-class _NextTokenLoss(nn.Module):
-    """A GPT seen through train_classifier's calling convention: ``(x, y, mask=None) ->
-    (logits, next-token loss)``, the targets ``y`` (B, T) with -1 where ignored."""
-
-    def __init__(self, gpt: nn.Module):
-        super().__init__()
-        self.gpt = gpt
-
-    def forward(self, x, y=None, mask=None):
-        return self.gpt(x, y)
-
-
 def train_sft(gpt: nn.Module, pairs, *, mask_prompt: bool = True, **kwargs) -> dict:
     """Instruction-tune ``gpt`` on ``pairs`` of ``(prompt_ids, answer_ids)``: the batches
     of :func:`sft_batch` (the prompt's loss masked unless ``mask_prompt=False``), trained
-    with :func:`train_classifier`'s loop (AdamW, warm-up + cosine, clipping; ``kwargs`` are
-    its keyword arguments, e.g. ``steps``, ``lr``, ``batch_size``). Returns its history."""
+    by the course's loop through :func:`train_classifier` (AdamW, warm-up + cosine,
+    clipping; ``kwargs`` are its keyword arguments, e.g. ``steps``, ``lr``,
+    ``batch_size``). Returns its history."""
     x, y = sft_batch(pairs, mask_prompt=mask_prompt)
-    return train_classifier(_NextTokenLoss(gpt), (x, None, y), None, **kwargs)
+    return train_classifier(gpt, (x, None, y), None, **kwargs)
 
 
 # --------------------------------------------------------------------------------------
@@ -351,32 +342,7 @@ def freeze(module: nn.Module, trainable: bool = False) -> nn.Module:
 
 METHODS = ("full", "probe", "last", "lora")
 
-RECIPES: dict[str, dict] = {
-    # how chapter 10 and its benchmark train on the speaker task: "pool" is GPTClassifier's,
-    # the rest are keyword arguments of train_classifier ("probe" trains the head alone on
-    # cached features). Mean pooling: a speaker's style is spread over the whole speech.
-    # The learning rates are the best on val in LR_SWEEP where a sweep was run.
-    "scratch": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
-    "probe": dict(pool="mean", steps=1000, batch_size=32, lr=1e-2, weight_decay=0.0,
-                  eval_interval=50),
-    "full": dict(pool="mean", steps=400, batch_size=32, lr=1e-4, eval_interval=40),
-    "last": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
-    "lora": dict(pool="mean", steps=400, batch_size=32, lr=3e-3, eval_interval=40),
-    # keyword arguments of lmlib.train.train for continued pre-training on one speaker
-    "continued": dict(batch_size=16, block_size=128, lr=1e-4, min_lr=1e-5, warmup=20,
-                      eval_interval=50, eval_batches=8),
-    # keyword arguments of train_sft for chapter 10's toy instruction set
-    "sft": dict(steps=100, batch_size=32, lr=1e-3, warmup=10),
-}
-
-# Best validation accuracy of each learning rate tried for the speaker task (method -> {lr:
-# val}): the recipe above (its steps, batch size, pooling, seed 0), the shipped GPT, the
-# task's fixed split, one torch thread; measured with lr_sweep on 2026-12-01. A method that
-# is missing was not swept: its recipe keeps its earlier rate.
-LR_SWEEP: dict[str, dict[float, float]] = {
-    "probe": {3e-3: 0.2208, 1e-2: 0.2641, 3e-2: 0.2641, 1e-1: 0.2424},
-    "full": {1e-4: 0.2338},
-}
+# the recipes (RECIPES) and the learning-rate sweep behind them (LR_SWEEP) are in lmlib.presets
 
 
 def lr_sweep(method: str, lrs, train: tuple, val: tuple, make_gpt, n_classes: int) -> dict:
@@ -434,119 +400,40 @@ def configure(clf: GPTClassifier, method: str, *, n_last: int = 1, r: int = 8,
 
 
 # --------------------------------------------------------------------------------------
-# a small training loop for classification
+# training a classifier: the course's one loop (lmlib.train.Trainer) on examples
 # --------------------------------------------------------------------------------------
-
-def _epoch_batches(n: int, batch_size: int, lengths, rng) -> list[np.ndarray]:
-    """One epoch of batches of example indices, in random order. With ``lengths``, each
-    batch holds texts of similar length (shuffle, sort within windows of 8 batches, cut),
-    so that little time goes into padding."""
-    order = rng.permutation(n)
-    if lengths is not None:
-        window = 8 * batch_size
-        order = np.concatenate([w[np.argsort(lengths[w], kind="stable")]
-                                for w in np.split(order, range(window, n, window))])
-    batches = [order[i:i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
-    return [batches[i] for i in rng.permutation(len(batches))]
-
-
-@torch.no_grad()
-def predict(model: nn.Module, idx: torch.Tensor, mask: torch.Tensor | None = None,
-            batch_size: int = 128) -> torch.Tensor:
-    """Class logits of a whole split, in eval mode: (N, T) -> (N, K)."""
-    was_training = model.training
-    model.eval()
-    # texts of similar length together (less padding), then back to the original order
-    order = torch.arange(len(idx)) if mask is None else torch.argsort(mask.sum(1), stable=True)
-    out = []
-    for i in range(0, len(idx), batch_size):
-        b = order[i:i + batch_size]
-        out.append(model(idx[b], mask=None if mask is None else mask[b])[0])
-    model.train(was_training)
-    logits = torch.empty(len(idx), out[0].shape[-1], dtype=out[0].dtype)
-    logits[order] = torch.cat(out)
-    return logits
-
-
-def accuracy(model: nn.Module, idx: torch.Tensor, mask: torch.Tensor | None,
-             labels: torch.Tensor, batch_size: int = 128) -> float:
-    """Fraction of ``labels`` (N,) that ``model`` gets right."""
-    logits = predict(model, idx, mask, batch_size)
-    return float((logits.argmax(-1) == torch.as_tensor(labels)).float().mean())
-
 
 def train_classifier(model: nn.Module, train: tuple, val: tuple | None = None, *,
                      steps: int = 300, batch_size: int = 32, lr: float = 1e-3,
                      weight_decay: float = 0.01, warmup: int = 20, eval_interval: int = 50,
                      seed: int = 0, grad_clip: float = 1.0, keep_best: bool = True,
                      time_limit: float | None = None, progress: bool = False) -> dict:
-    """Train a classifier on ``train = (idx, mask, labels)`` with AdamW (only the parameters
-    that require grad), the course's warm-up + cosine schedule (:func:`lmlib.train.lr_at`)
-    and gradient clipping; every ``eval_interval`` steps measure accuracy on ``val``.
+    """Train a classifier on ``train = (idx, mask, labels)`` with the course's training loop
+    (:class:`lmlib.train.Trainer`): AdamW on the parameters that require grad, warm-up +
+    cosine, gradient clipping, batches of texts of similar length, epoch after epoch
+    (:class:`lmlib.batches.Examples`); every ``eval_interval`` steps, accuracy on ``val``.
 
     ``idx`` may also be precomputed features (N, C) with ``mask=None`` (see
     :class:`FeatureHead`). With ``keep_best`` (and ``val``), the trainable weights end as
     they were at the best validation accuracy (early stopping). ``time_limit`` (seconds of
-    training) stops early. Returns a history dict: ``steps``, ``train_loss`` (mean since the
-    last evaluation), ``val_acc``, ``seconds`` (training time, evaluation excluded),
-    ``best_val_acc`` and ``best_step``.
+    training) stops early. The model trains on the device it is on. Returns a history dict:
+    ``steps``, ``train_loss`` (mean since the last evaluation), ``val_acc``, ``seconds``
+    (training time, evaluation excluded), ``best_val_acc`` and ``best_step``.
     """
-    from lmlib.train import TrainConfig, lr_at, make_optimizer
-
-    idx, mask, labels = train
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     if trainable_parameters(model) == 0:
         raise ValueError("model has no trainable parameters: every requires_grad is False")
-    batch_size = min(batch_size, len(idx))
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                      warmup=min(warmup, steps), grad_clip=grad_clip, seed=seed)
-    opt = make_optimizer(model, cfg)
-    params = [p for p in model.parameters() if p.requires_grad]
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    hist = {"steps": [], "train_loss": [], "val_acc": [], "seconds": 0.0, "best_val_acc": -1.0,
-            "best_step": 0}
-    best = None
-    lengths = None if mask is None else mask.sum(1).numpy()
-    batches: list = []
-    losses = []
-    model.train()
-    for step in range(steps):
-        t0 = time.perf_counter()
-        if not batches:  # a new epoch
-            batches = _epoch_batches(len(idx), batch_size, lengths, rng)
-        b = torch.as_tensor(batches.pop())
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, cfg)
-        _, loss = model(idx[b], labels[b], mask=None if mask is None else mask[b])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
-        opt.step()
-        losses.append(loss.item())
-        hist["seconds"] += time.perf_counter() - t0
-        out_of_time = time_limit is not None and hist["seconds"] > time_limit
-        if (step + 1) % eval_interval == 0 or step + 1 == steps or out_of_time:
-            hist["steps"].append(step + 1)
-            hist["train_loss"].append(float(np.mean(losses)))
-            losses = []
-            if val is not None:
-                acc = accuracy(model, *val)
-                hist["val_acc"].append(acc)
-                if acc > hist["best_val_acc"]:
-                    hist["best_val_acc"], hist["best_step"] = acc, step + 1
-                    if keep_best:
-                        best = [p.detach().clone() for p in params]
-            if progress:
-                va = f" | val acc {hist['val_acc'][-1]:.3f}" if val is not None else ""
-                print(f"step {step + 1:5d} | train loss {hist['train_loss'][-1]:.4f}{va} | "
-                      f"{hist['seconds']:.1f} s", flush=True)
-        if out_of_time:
-            break
-    if best is not None:
-        with torch.no_grad():
-            for p, b in zip(params, best):
-                p.copy_(b)
-    return hist
+    if not (isinstance(train, tuple) and len(train) == 3):
+        raise TypeError(f"train must be a tuple (idx, mask, labels), got {type(train).__name__}")
+    config = TrainConfig(steps=steps, batch_size=min(batch_size, len(train[0])), lr=lr,
+                         weight_decay=weight_decay, warmup=min(warmup, steps),
+                         grad_clip=grad_clip, eval_interval=eval_interval, seed=seed,
+                         device=str(next(model.parameters()).device))
+    trainer = Trainer(model, train, val, config, keep_best=keep_best and val is not None)
+    h = trainer.run(progress=progress, plot=False, time_limit=time_limit)
+    if trainer.best_weights is not None:
+        trainer.load_best()
+    return {"steps": h.steps, "train_loss": h.train_loss, "val_acc": h.val_acc,
+            "seconds": h.seconds, "best_val_acc": h.best_val if val is not None else -1.0,
+            "best_step": max(h.best_step, 0)}

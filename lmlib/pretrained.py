@@ -23,7 +23,7 @@ PRETRAINED: dict[str, Path] = {
     "shakespeare-attention": _ASSETS / "attention_lm.safetensors",       # chapter 05
 }
 """name -> checkpoint file. The names are those of the training presets
-(:data:`lmlib.train.PRESETS`) that made them."""
+(:data:`lmlib.presets.PRESETS`) that made them."""
 
 
 def load_pretrained(name: str = "shakespeare-gpt"):

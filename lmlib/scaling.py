@@ -153,14 +153,14 @@ class Scaling:
         """The process that writes checkpoints and logs (rank 0)."""
         return self.rank == 0
 
-    def pieces(self, x, y) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """This process's micro-batches of the global batch ``(x, y)`` (NumPy), on the device:
-        the batch is cut into ``world_size * micro_batches`` equal pieces."""
+    def pieces(self, batch: tuple) -> list[tuple[torch.Tensor, ...]]:
+        """This process's micro-batches of the global ``batch`` (a tuple of arrays or tensors
+        with the examples along the first axis, e.g. ``(x, y)``), on the device: the batch
+        is cut into ``world_size * micro_batches`` equal pieces."""
         m, piece = self.micro_batches, self.piece
         mine = slice(self.rank * m * piece, (self.rank + 1) * m * piece)
-        x = torch.from_numpy(x[mine]).to(self.device)
-        y = torch.from_numpy(y[mine]).to(self.device)
-        return [(x[i * piece:(i + 1) * piece], y[i * piece:(i + 1) * piece]) for i in range(m)]
+        batch = [torch.as_tensor(a[mine]).to(self.device) for a in batch]
+        return [tuple(a[i * piece:(i + 1) * piece] for a in batch) for i in range(m)]
 
     def sync(self, last: bool):
         """DDP all-reduces gradients in backward: skip that until the last micro-batch."""
@@ -174,11 +174,11 @@ class Scaling:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
-    def loss(self, x, y) -> torch.Tensor:
-        """The model's scalar loss on ``(x, y)``, in float32."""
+    def loss(self, *piece) -> torch.Tensor:
+        """The model's scalar loss on a piece of a batch, ``model(*piece)``, in float32."""
         with self.autocast():
             try:  # with compile, the first call compiles: a missing toolchain shows up here
-                _, loss = self.train_model(x, y)
+                _, loss = self.train_model(*piece)
             except Exception as err:
                 if self.compile and type(err).__module__.startswith(("torch._dynamo",
                                                                       "torch._inductor")):

@@ -7,7 +7,7 @@ import torch
 import lmlib
 from lmlib import sampling
 from lmlib.models import GPT, GPTConfig
-from lmlib.train import PRESETS, from_preset
+from lmlib.presets import PRESETS, from_preset
 
 
 def test_shipped_checkpoint_loads_as_a_gpt_and_has_causal_attention():

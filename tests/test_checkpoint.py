@@ -81,8 +81,9 @@ LAYERS = [
     ("lmlib.tokenizers", "lmlib.ngram", "lmlib.tasks", "lmlib.scratch",         # counting, NumPy,
      "lmlib.sampling"),                                                         # decoding
     ("lmlib.models",),                                                          # PyTorch twins
-    ("lmlib.checkpoint", "lmlib.scaling", "lmlib.train", "lmlib.pretrained",    # using models
-     "lmlib.scoring", "lmlib.finetune", "lmlib.speed"),
+    ("lmlib.checkpoint", "lmlib.scaling", "lmlib.batches", "lmlib.interactive",  # using models
+     "lmlib.train", "lmlib.presets", "lmlib.cli", "lmlib.pretrained", "lmlib.scoring",
+     "lmlib.finetune", "lmlib.speed"),
     ("lmlib.viz",),                                                             # widgets
 ]
 ROOT = Path(lmlib.__file__).parent
@@ -110,11 +111,21 @@ def _file(name: str) -> Path:
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
+def _is_main_block(node) -> bool:
+    """``if __name__ == "__main__":``: runs only when the file is the program
+    (``python -m lmlib.train``), as a module of its own, so its imports are no edge."""
+    return (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+            and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__")
+
+
 def _imports(name: str) -> set[str]:
-    """The lmlib modules that ``name`` imports anywhere (top level or inside functions)."""
+    """The lmlib modules that ``name`` imports anywhere (top level or inside functions;
+    not in its ``if __name__ == "__main__":`` block)."""
     known = set(_modules())
     found = set()
-    for node in ast.walk(ast.parse(_file(name).read_text(encoding="utf-8"))):
+    tree = ast.parse(_file(name).read_text(encoding="utf-8"))
+    tree.body = [node for node in tree.body if not _is_main_block(node)]
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -144,7 +144,7 @@ def test_batch_must_split_into_micro_batches():
 
 
 def test_cli_unavailable_device_is_a_clean_non_zero_exit(tmp_path, capsys):
-    from lmlib.train import main
+    from lmlib.cli import main
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU: 'cuda' is available")  # never on the CPU CI

@@ -307,6 +307,49 @@ def test_train_classifier_learns_and_frozen_parameters_do_not_move():
         train_classifier(freeze(clf), train, steps=2)
 
 
+def test_the_classifier_trains_through_the_one_training_loop():
+    """train_classifier is the course's Trainer on examples: the same run by hand gives the
+    same history and, with keep_best, the weights of the best evaluation."""
+    from lmlib.train import TrainConfig, Trainer
+
+    train, val = _toy_task(96), _toy_task(32, seed=1)
+    kw = dict(steps=12, batch_size=16, lr=1e-2, eval_interval=4)
+    hist = train_classifier(configure(GPTClassifier(tiny_gpt(), 2), "last"), train, val, **kw)
+    clf = configure(GPTClassifier(tiny_gpt(), 2), "last")
+    config = TrainConfig(steps=12, batch_size=16, lr=1e-2, warmup=12, weight_decay=0.01,
+                         eval_interval=4, device="cpu")
+    trainer = Trainer(clf, train, val, config, keep_best=True)
+    h = trainer.run(progress=False, plot=False)
+    assert h.steps == hist["steps"] == [4, 8, 12]
+    assert h.train_loss == hist["train_loss"] and h.val_acc == hist["val_acc"]
+    assert h.val_loss == [] and h.best_val == max(h.val_acc) == hist["best_val_acc"]
+    trainer.load_best()
+    assert accuracy(clf, *val) == h.best_val
+
+
+def test_a_time_limited_classifier_run_evaluates_its_last_step():
+    clf = configure(GPTClassifier(tiny_gpt(), 2), "last")
+    hist = train_classifier(clf, _toy_task(64), _toy_task(32, seed=1), steps=50,
+                            batch_size=16, eval_interval=20, time_limit=0.0)
+    assert hist["steps"] == [1] and len(hist["val_acc"]) == 1 and hist["best_step"] == 1
+
+
+def test_examples_bad_input_is_named():
+    from lmlib.train import TrainConfig, Trainer
+
+    clf = GPTClassifier(tiny_gpt(), 2)
+    idx, mask, labels = _toy_task(32)
+    config = TrainConfig(steps=2, batch_size=8, device="cpu")
+    with pytest.raises(TypeError, match="train must be a tuple"):
+        Trainer(clf, (idx, labels), None, config)
+    with pytest.raises(ValueError, match="val:.*same"):
+        Trainer(clf, (idx, mask, labels), (idx, mask, labels[:5]), config)
+    with pytest.raises(TypeError, match="train must be a tuple"):
+        train_classifier(clf, [idx, mask, labels])
+    with pytest.raises(ValueError, match="keep_best"):
+        Trainer(clf, (idx, mask, labels), None, config).load_best()
+
+
 # --------------------------------------------------------------------------------------
 # the speaker task and the baselines
 # --------------------------------------------------------------------------------------

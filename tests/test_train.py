@@ -280,6 +280,7 @@ def test_ctrl_c_while_the_best_checkpoint_is_written(tmp_path, monkeypatch):
 
 def test_the_command_line_exits_130_after_ctrl_c(tmp_path, monkeypatch):
     import lmlib.train as lt
+    from lmlib.cli import main
 
     real_step = lt.Trainer.step
 
@@ -293,17 +294,17 @@ def test_the_command_line_exits_130_after_ctrl_c(tmp_path, monkeypatch):
     args = ["--preset", "shakespeare-attention", "--checkpoint", str(ck), "--no-progress",
             "--set", "steps=6", "--set", "eval_interval=2", "--set", "eval_batches=1",
             "--set", "batch_size=2", "--set", "block_size=16", "--log", str(tmp_path / "log")]
-    assert lt.main(args) == 130
+    assert main(args) == 130
     assert state_path(ck).is_file()
     monkeypatch.setattr(lt.Trainer, "step", real_step)
-    assert lt.main(args + ["--resume"]) == 0
+    assert main(args + ["--resume"]) == 0
 
 
 def test_time_limit_stops_early(tmp_path):
     tr, va = data()
     h = train(tiny_gpt(), tr, va, TrainConfig(**FAST), checkpoint=tmp_path / "t.safetensors",
               time_limit=0.0, progress=False, plot=False)
-    assert h.interrupted and h.steps == []
+    assert h.interrupted and h.final_step == 1 and h.steps == [1]  # the last step evaluated
 
 
 def test_evaluate_scores_every_token_once():
@@ -399,8 +400,8 @@ def test_model_must_return_a_scalar_loss():
 
 def test_cli_trains_and_resumes(tmp_path, monkeypatch, capsys):
     pytest.importorskip("lmlib.data")
+    from lmlib.cli import main
     from lmlib.data import load_text
-    from lmlib.train import main
 
     try:
         load_text("shakespeare")
@@ -418,8 +419,20 @@ def test_cli_trains_and_resumes(tmp_path, monkeypatch, capsys):
     assert model.config.n_layer == 1 and len(extra["itos"]) == 65
 
 
+def test_python_m_lmlib_train_runs_the_command_line_without_warnings():
+    """The command line lives in lmlib.cli; ``python -m lmlib.train`` stays its entry point
+    (and lmlib must not import lmlib.train, or runpy warns about a module run twice)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-W", "error", "-m", "lmlib.train", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "usage: python -m lmlib.train" in res.stdout and "--preset" in res.stdout
+
+
 def test_cli_init_from_copies_weights_and_allows_another_dropout(tmp_path, capsys):
-    from lmlib.train import main
+    from lmlib.cli import main
 
     small = ["--preset", "nanogpt-cpu", "--no-progress", "--set", "eval_batches=1",
              "--set", "model.n_layer=1", "--set", "model.n_embd=16", "--set", "model.n_head=2"]

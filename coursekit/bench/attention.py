@@ -85,9 +85,10 @@ def _model() -> list[Measurement]:
     import torch
 
     from lmlib.data import shakespeare
+    from lmlib.presets import from_preset
     from lmlib.pretrained import load_pretrained
     from lmlib.scoring import score
-    from lmlib.train import from_preset, train
+    from lmlib.train import train
 
     tok, train_ids, val_ids = shakespeare()
     shipped, _ = load_pretrained("shakespeare-attention")

@@ -47,8 +47,9 @@ def _train_preset(preset: str, time_limit: float | None = None) -> dict:
     from lmlib.checkpoint import load_checkpoint
     from lmlib.data import shakespeare
     from lmlib.models.gpt import GPT, GPTConfig
+    from lmlib.presets import PRESETS
     from lmlib.scoring import score
-    from lmlib.train import PRESETS, TrainConfig, train
+    from lmlib.train import TrainConfig, train
 
     tok, train_ids, val_ids = shakespeare()
     spec = PRESETS[preset]

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from coursekit.bench import Measurement
 from lmlib.data import names_streams
+from lmlib.presets import PRESETS
 from lmlib.scoring import score
 from lmlib.speed import lstm_speed
-from lmlib.train import PRESETS
 
 SHAKESPEARE_MODEL, SHAKESPEARE_TRAIN = (PRESETS["shakespeare-lstm"][k] for k in ("model", "train"))
 NAMES_MODEL, NAMES_TRAIN = (PRESETS["names-lstm"][k] for k in ("model", "train"))
