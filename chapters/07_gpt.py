@@ -338,7 +338,7 @@ if not lmlib.FAST:
 #     --half --resume --log gpt_shakespeare.log
 # ```
 #
-# The preset `shakespeare-gpt` (in `lmlib.train.PRESETS`, printed below) is the whole
+# The preset `shakespeare-gpt` (in `lmlib.presets.PRESETS`, printed below) is the whole
 # recipe: the model's size, dropout 0.1, the steps, batch, learning rate and schedule.
 # `--half` stores the best checkpoint in float16 (half the bytes of float32); `--resume`
 # continues an interrupted run exactly. The log is
@@ -349,7 +349,7 @@ if not lmlib.FAST:
 
 # %%
 from lmlib.models.gpt import ASSET
-from lmlib.train import PRESETS
+from lmlib.presets import PRESETS
 
 have_gpt = ASSET.is_file()
 if have_gpt:
@@ -720,8 +720,6 @@ else:
 table.append(("GPT, nanoGPT CPU recipe (section 2)", baby_val, "windows of 64 sliding by 32",
               f"trained here, {baby_tokens:,} tokens"))
 if have_gpt:
-    from lmlib.presets import PRESETS
-
     preset = PRESETS["shakespeare-gpt"]["train"]  # the shipped model's recipe
     shipped_tokens = gpt_extra["step"] * preset["batch_size"] * preset["block_size"]
     table.append(("GPT 4 x 4 x 128 (shipped)", gpt_val, "windows of 128 sliding by 64",
