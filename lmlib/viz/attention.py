@@ -150,8 +150,6 @@ def plot_attention(attn, tokens, layer=None, head=None, mask=None):
     next to small thumbnails of all heads of its layer. Rows are queries, columns keys;
     masked cells are light grey. Returns the ``Figure``; raises ``ValueError`` on bad input.
     """
-    import matplotlib.pyplot as plt
-
     a, masked, tokens = prepare_attention(attn, tokens, mask)
     L, H, T, _ = a.shape
     layer = 0 if layer is None else layer
@@ -160,36 +158,43 @@ def plot_attention(attn, tokens, layer=None, head=None, mask=None):
     if head is not None and (not isinstance(head, (int, np.integer)) or not 0 <= head < H):
         raise ValueError(f"head must be None or an int in [0, {H}), got {head!r}")
     data = np.ma.masked_array(a[layer], masked[layer])             # (H, T, T)
-    cmap, norm = _cmap(), _norm()
-    labels = [_label(t) for t in tokens]
     where = f"layer {layer}, " if L > 1 else ""
-
-    def ticks(ax):
-        if T <= 48:
-            ax.set_xticks(range(T), labels, fontsize=7, rotation=90, family="monospace")
-            ax.set_yticks(range(T), labels, fontsize=7, family="monospace")
-        ax.grid(False)
-
     if head is None and H > 1:
-        cols = min(H, 4)
-        rows = -(-H // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols + 0.8, 2.4 * rows),
-                                 squeeze=False, layout="constrained")
-        for h, ax in enumerate(axes.flat):
-            if h >= H:
-                ax.axis("off")
-                continue
-            im = ax.imshow(data[h], cmap=cmap, norm=norm, interpolation="nearest")
-            ax.set_title(f"head {h}", fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-        fig.colorbar(im, ax=axes, shrink=0.8, label="attention weight")
-        fig.suptitle(f"{where}all {H} heads (rows: queries, columns: keys; grey: masked)",
-                     fontsize=10)
-        return fig
+        return _plot_all_heads(data, where)
+    small = np.ma.masked_array(*_shrink(a[layer], masked[layer]))   # (H, <=64, <=64)
+    return _plot_one_head(data, small, 0 if head is None else int(head), tokens, where)
 
-    h = 0 if head is None else int(head)
+
+def _plot_all_heads(data, where: str):
+    """Every head of one layer, ``data`` (H, T, T), side by side (4 to a row)."""
+    import matplotlib.pyplot as plt
+
+    H = data.shape[0]
+    cols = min(H, 4)
+    rows = -(-H // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols + 0.8, 2.4 * rows),
+                             squeeze=False, layout="constrained")
+    for h, ax in enumerate(axes.flat):
+        if h >= H:
+            ax.axis("off")
+            continue
+        im = ax.imshow(data[h], cmap=_cmap(), norm=_norm(), interpolation="nearest")
+        ax.set_title(f"head {h}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="attention weight")
+    fig.suptitle(f"{where}all {H} heads (rows: queries, columns: keys; grey: masked)",
+                 fontsize=10)
+    return fig
+
+
+def _plot_one_head(data, small, h: int, tokens, where: str):
+    """Head ``h`` of ``data`` (H, T, T) large, with token labels when T <= 48, beside the
+    thumbnails ``small`` of every head of the layer (head ``h`` framed)."""
+    import matplotlib.pyplot as plt
+
+    H, T, _ = data.shape
     if H == 1:
         fig, ax = plt.subplots(figsize=(5.6, 5.0), layout="constrained")
         thumbs = []
@@ -198,15 +203,18 @@ def plot_attention(attn, tokens, layer=None, head=None, mask=None):
         grid = fig.add_gridspec(max(2, -(-H // 2)), 3, width_ratios=[4, 1, 1])
         ax = fig.add_subplot(grid[:, 0])
         thumbs = [fig.add_subplot(grid[i // 2, 1 + i % 2]) for i in range(H)]
-    im = ax.imshow(data[h], cmap=cmap, norm=norm, interpolation="nearest")
-    ticks(ax)
+    im = ax.imshow(data[h], cmap=_cmap(), norm=_norm(), interpolation="nearest")
+    if T <= 48:
+        labels = [_label(t) for t in tokens]
+        ax.set_xticks(range(T), labels, fontsize=7, rotation=90, family="monospace")
+        ax.set_yticks(range(T), labels, fontsize=7, family="monospace")
+    ax.grid(False)
     ax.set_xlabel("key (attended to)")
     ax.set_ylabel("query (attending)")
     ax.set_title(f"{where}head {h}" + ("" if T <= 48 else f" ({T} tokens)"), fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8, label="attention weight (grey: masked)")
-    small = np.ma.masked_array(*_shrink(a[layer], masked[layer]))   # (H, <=64, <=64)
     for i, tax in enumerate(thumbs):
-        tax.imshow(small[i], cmap=cmap, norm=norm, interpolation="nearest")
+        tax.imshow(small[i], cmap=_cmap(), norm=_norm(), interpolation="nearest")
         tax.set_xticks([])
         tax.set_yticks([])
         tax.grid(False)
