@@ -51,3 +51,20 @@ def test_shipped_points_read_the_compute_of_the_run_from_its_log():
     with pytest.raises(ValueError, match="CPU seconds"):
         curve.logged_compute("# stopped at step 250 of 8000; 497 s of training\n")
     assert {"shipped-gpt", "shipped-lstm"} <= set(curve.points())
+
+
+def test_counted_adds_sessions_and_keeps_a_killed_sessions_count(tmp_path):
+    import time
+
+    path = tmp_path / "times.json"
+    # a session that was killed left its last count beside the total
+    path.write_text(json.dumps({"cpu_s": 10.0, "wall_s": 20.0,
+                                "session": {"cpu_s": 1.5, "wall_s": 2.5}}))
+    with curve._counted(path, every=0.01) as totals:
+        end = time.process_time() + 0.05
+        while time.process_time() < end:  # burn a little CPU
+            pass
+        time.sleep(0.05)
+        assert "session" in json.loads(path.read_text())  # written while running
+    assert totals["cpu_s"] >= 11.5 + 0.05 and totals["wall_s"] >= 22.5 + 0.1
+    assert json.loads(path.read_text()) == totals and "session" not in totals

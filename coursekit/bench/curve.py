@@ -20,9 +20,11 @@ their CPU seconds are those their training recorded (its log), their loss is sco
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -159,6 +161,41 @@ def _cpu_per_step(spec: dict, train_ids, val_ids, vocab_size: int, probe: int = 
     return history.cpu_seconds / probe
 
 
+@contextlib.contextmanager
+def _counted(path: Path, every: float = 30.0):
+    """Add this session's process CPU and wall seconds to the totals in ``path``, writing
+    them every ``every`` seconds as well as at the end, so that a session that is killed
+    (not just stopped) loses at most that much of its count. Yields the totals (a dict that
+    is final when the block ends)."""
+    record = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    base = {k: record.get(k, 0.0) + record.get("session", {}).get(k, 0.0)
+            for k in ("cpu_s", "wall_s")}  # a killed session's last count joins the total
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    done = threading.Event()
+
+    def write(final: bool) -> dict:
+        now = dict(cpu_s=time.process_time() - cpu0, wall_s=time.perf_counter() - wall0)
+        out = ({k: base[k] + now[k] for k in base} if final else dict(base, session=now))
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out), encoding="utf-8")
+        os.replace(tmp, path)
+        return out
+
+    def keep_writing():
+        while not done.wait(every):
+            write(final=False)
+
+    writer = threading.Thread(target=keep_writing, daemon=True)
+    writer.start()
+    totals: dict = {}
+    try:
+        yield totals
+    finally:
+        done.set()
+        writer.join()
+        totals.update(write(final=True))
+
+
 def run_neural(point: str, spec: dict) -> dict:
     import torch
 
@@ -180,16 +217,12 @@ def run_neural(point: str, spec: dict) -> dict:
     steps = json.loads(plan.read_text(encoding="utf-8"))["steps"]
     model = _model(spec, tok.vocab_size)
     checkpoint = folder / "best.safetensors"
-    cpu, wall = time.process_time(), time.perf_counter()
-    history = train(model, train_ids, val_ids, checkpoint=checkpoint, resume=True,
-                    progress=False, plot=False, steps=steps, warmup=max(10, steps // 50),
-                    eval_interval=max(1, steps // 10), eval_batches=10, seed=spec["seed"],
-                    **spec["train"])
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    times = folder / "times.json"  # CPU and wall seconds add up over resumed sessions
-    spent = json.loads(times.read_text(encoding="utf-8")) if times.is_file() else {}
-    cpu, wall = cpu + spent.get("cpu_s", 0.0), wall + spent.get("wall_s", 0.0)
-    times.write_text(json.dumps(dict(cpu_s=cpu, wall_s=wall)), encoding="utf-8")
+    with _counted(folder / "times.json") as spent:  # CPU and wall seconds, all sessions
+        history = train(model, train_ids, val_ids, checkpoint=checkpoint, resume=True,
+                        progress=False, plot=False, steps=steps, warmup=max(10, steps // 50),
+                        eval_interval=max(1, steps // 10), eval_batches=10,
+                        seed=spec["seed"], **spec["train"])
+    cpu, wall = spent["cpu_s"], spent["wall_s"]
     if history.interrupted:  # Ctrl-C (SIGINT): the state is saved, the point is not done
         print(f"{point}: stopped at step {history.final_step} of {steps} after {cpu:,.0f} "
               f"CPU s; run the same command to resume", file=sys.stderr, flush=True)
