@@ -428,9 +428,9 @@ if have_gpt:
 #
 # The strongest n-gram of chapter 01 is **modified Kneser–Ney**: the cells below fit the
 # 6-gram and the 7-gram in a second and print their loss and table size. The baby GPT of
-# section 2 loses to both by far. The shipped GPT (section 4) beats them, and the shipped
-# LSTM of chapter 04 is ahead of the GPT by a small margin; the cells print each number and
-# the full-mode asserts check each of these orderings.
+# section 2 loses to both by far. The shipped GPT (section 4) beats them, and it is ahead
+# of the shipped LSTM of chapter 04 by a small margin; the cells print each number and the
+# full-mode asserts check each of these orderings.
 #
 # These are the shipped models, each trained with its own budget. How the families compare
 # at *equal* CPU time, from one minute to an hour, is the compute curve at the end of this
@@ -496,20 +496,20 @@ if not lmlib.FAST and have_gpt and have_lstm and have_ngram:
     gpt_r, lstm_r, ng_r = results["GPT (shipped)"], results["LSTM (shipped)"], results[NGRAM]
     assert kn7_val < ng_r["val"]                   # the 7-gram is the best n-gram
     assert gpt_r["val"] < kn7_val - 0.02           # the shipped GPT beats it
-    assert 0.003 < gpt_r["val"] - lstm_r["val"]    # the LSTM is ahead of the GPT
+    assert lstm_r["val"] - gpt_r["val"] > 0.01     # the GPT is ahead of the LSTM
     assert baby_val > ng_r["val"] + 0.3            # the baby GPT loses to the n-gram by far
-    print(f"the LSTM is ahead of the GPT by {gpt_r['val'] - lstm_r['val']:.3f}")
+    print(f"the GPT is ahead of the LSTM by {lstm_r['val'] - gpt_r['val']:.3f}")
 
 # %% [markdown]
 # Look at the second and third numbers. On positions whose 6-character context never
 # occurs in the training text, the n-gram has to back off to shorter contexts; a network
 # can instead generalise from *similar* contexts, and the popular intuition says the
 # networks must win there. The measurement says otherwise: on **unseen** contexts the
-# 6-gram is ahead of both networks (of the LSTM only just), and the networks' lead comes
-# from the **seen** contexts, where they are far ahead of the n-gram. Kneser–Ney's back-off
-# to shorter contexts is a strong way to handle an unseen context, and these small
-# character models do not beat it there. The differences (negative: the network is
-# better), and the asserts that hold them:
+# 6-gram is slightly ahead of both networks (by less than 0.01), and the networks' whole
+# lead comes from the **seen** contexts, where they are far ahead of the n-gram.
+# Kneser–Ney's back-off to shorter contexts is a strong way to handle an unseen context,
+# and these small character models do not beat it there. The differences (negative: the
+# network is better), and the asserts that hold them:
 
 # %%
 if NGRAM in results:
@@ -521,8 +521,8 @@ if NGRAM in results:
                   f"{r['seen'] - ref['seen']:+.3f} on seen contexts")
     if not lmlib.FAST and have_gpt and have_lstm:
         for name in ("GPT (shipped)", "LSTM (shipped)"):
-            assert results[name]["unseen"] > ref["unseen"] + 0.005  # behind on unseen contexts
-            assert results[name]["seen"] < ref["seen"] - 0.03       # far ahead on seen ones
+            assert 0 < results[name]["unseen"] - ref["unseen"] < 0.01  # just behind on unseen
+            assert results[name]["seen"] < ref["seen"] - 0.05          # far ahead on seen ones
 
 # %%
 if results:
@@ -597,16 +597,15 @@ if have_gpt:
 
 # %% [markdown]
 # Read the evidence. At the end of its schedule the shipped GPT's val loss is flat while its
-# train loss sits far below it: the model fits its training text better than it
-# generalises, so more steps of the same recipe would mostly widen that gap. The levers the
-# evidence points to are **data and regularisation** (more text, dropout, weight decay),
-# **context** and **size**, not steps alone. nanoGPT's GPU run (shakespeare_char config)
-# reaches 1.4697 on this split (nanoGPT README; its protocol: random windows, context 0 to 255),
-# so compare it with non-overlapping numbers. It differs from the shipped GPT in
-# all of them at once: dropout 0.2, context 256, 13x the parameters (printed above), and
-# 5,000 steps of 64 × 256 characters on a GPU (nanoGPT README). Which of these matters at
-# CPU scale is an experiment the course's compute curve will measure (future work): this
-# chapter does not claim that the GPT wins with more CPU time.
+# train loss sits far below it, dropout 0.1 notwithstanding: the model fits its training
+# text better than it generalises, so more steps of the same recipe would mostly widen that
+# gap. The levers the evidence points to are **data and regularisation** (more text, more
+# dropout, weight decay), **context** and **size**, not steps alone. nanoGPT's GPU run
+# (shakespeare_char config) reaches 1.4697 on this split (nanoGPT README; its protocol:
+# random windows, context 0 to 255), so compare it with non-overlapping numbers. It differs
+# from the shipped GPT in all of them at once: dropout 0.2, context 256, 13x the parameters
+# (printed above), and 5,000 steps of 64 × 256 characters on a GPU (nanoGPT README). What
+# each budget of CPU time buys, family by family, is the compute curve below.
 
 # %% [markdown]
 # ### The compute curve: n-gram, LSTM and GPT at matched CPU budgets
@@ -738,7 +737,7 @@ vals = {n: v for n, v, _, _ in table}
 if not lmlib.FAST and have_gpt and NGRAM in results and "LSTM (shipped)" in results:
     # the orderings the text claims, each with a margin
     assert vals["GPT 4 x 4 x 128 (shipped)"] < vals["7-gram modified KN (best n-gram)"] - 0.02
-    assert vals["LSTM 1 x 384 (shipped)"] < vals["GPT 4 x 4 x 128 (shipped)"] - 0.003
+    assert vals["GPT 4 x 4 x 128 (shipped)"] < vals["LSTM 1 x 384 (shipped)"] - 0.01
     assert vals["GPT, nanoGPT CPU recipe (section 2)"] > vals[NGRAM] + 0.3
     assert vals["bigram (add-1)"] > vals[NGRAM] + 0.5
 
@@ -928,11 +927,12 @@ else:
 #   windows sliding by half their context, recurrent models as one stream, n-grams by their
 #   order. nanoGPT's numbers use non-overlapping-style windows, which read higher.
 # - On a megabyte and a CPU, a modified Kneser–Ney n-gram and an LSTM are hard to beat: the
-#   shipped GPT beats the n-gram overall, the LSTM is slightly ahead of the GPT, and on
-#   contexts never seen in training the n-gram is ahead of both networks; the networks'
-#   lead comes from the contexts they have seen. The shipped GPT's log shows a flat val loss
-#   and a large train–val gap: data, regularisation, context and size are the levers to
-#   test, not steps alone.
+#   shipped GPT beats the n-gram overall and is slightly ahead of the shipped LSTM, while on
+#   contexts never seen in training the n-gram is slightly ahead of both networks; the
+#   networks' lead comes from the contexts they have seen. The shipped GPT's log shows a
+#   flat val loss and a large train–val gap: data, regularisation, context and size are
+#   the levers to test, not steps alone.
+# - CURVE_SUMMARY
 #
 # **Exercises:** `exercises/07_gpt.ipynb` (counting parameters with and without weight
 # tying, the warm-up + cosine schedule, one training step, a causal self-attention module,
