@@ -12,7 +12,9 @@ Every point is scored with ``lmlib.scoring.score`` (the course's protocol) and w
 exact command that re-runs it. A neural point trains one thread on a CPU budget: it first
 measures the CPU seconds of a few steps, sets the run's length (and so its cosine schedule)
 to fill the budget, and then trains to the end with the course trainer, keeping its state in
-``build/curve/ID`` so that an interrupted run resumes. The shipped models are marked points:
+``build/curve/ID`` so that an interrupted run resumes. The GPT's point for about an hour is
+the shipped GPT itself (its recipe, the preset ``shakespeare-gpt``, is sized for that
+budget). The shipped models are marked points:
 their CPU seconds are those their training recorded (its log), their loss is scored here.
 ``make figures`` draws ``docs/figures/compute_curve.png`` from the JSON.
 """
@@ -44,9 +46,7 @@ GPT_BY_BUDGET = {
               train=dict(batch_size=16, block_size=64, lr=2e-3)),
     960: dict(model=dict(block_size=128, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
               train=dict(batch_size=16, block_size=128, lr=2e-3)),
-    3840: dict(model=dict(block_size=128, n_layer=6, n_head=6, n_embd=192, dropout=0.1),
-               train=dict(batch_size=16, block_size=128, lr=1.5e-3)),
-}
+}  # about an hour: the shipped GPT's recipe (lmlib.presets "shakespeare-gpt"), point shipped-gpt
 LSTM_BY_BUDGET = {
     60: dict(model=dict(n_embd=32, hidden_size=128, n_layer=1, dropout=0.0),
              train=dict(batch_size=32, block_size=64, lr=4e-3)),
@@ -65,7 +65,7 @@ def points() -> dict[str, dict]:
     """Every point of the curve by id: ``gpt-960-s0``, ``lstm-60-s1``, ``ngram-6-kneser-ney``,
     ``shipped-gpt``."""
     out = {f"ngram-{o}-{s}": dict(family="n-gram", order=o, smoothing=s) for o, s in NGRAMS}
-    out["shipped-gpt"] = dict(family="gpt", shipped="shakespeare-gpt")
+    out["shipped-gpt"] = dict(family="gpt", shipped="shakespeare-gpt", budget_cpu_s=3840, seed=0)
     out["shipped-lstm"] = dict(family="lstm", shipped="shakespeare-lstm")
     for family, table in (("gpt", GPT_BY_BUDGET), ("lstm", LSTM_BY_BUDGET)):
         for budget, spec in table.items():

@@ -3,7 +3,8 @@
 The points are measurements (``lmlib.pretrained.compute_curve()``); this module only draws
 them. Each point is a dict with ``val`` (nats/char), ``cpu_s`` (process CPU seconds, one
 thread) and ``spec["family"]`` (``"n-gram"``, ``"lstm"`` or ``"gpt"``); a point with
-``"shipped": True`` is one of the course's shipped models and is drawn as a star.
+``"shipped": True`` is one of the course's shipped models and is drawn as a star (on its
+family's line when it is that family's point for a budget, ``spec["budget_cpu_s"]``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def plot_compute_curve(points: dict[str, dict], ax=None, title: str | None = Non
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
     for family in ("n-gram", "lstm", "gpt"):
-        runs = [(p, pid) for pid, p in points.items()
-                if p["spec"]["family"] == family and not p.get("shipped")]
+        runs = [(p, pid) for pid, p in points.items() if p["spec"]["family"] == family
+                and (family == "n-gram" or "budget_cpu_s" in p["spec"])]
         if not runs:
             continue
         color = COLORS[family]
