@@ -643,42 +643,54 @@ for point in curve.values():
         runs.setdefault((point["spec"]["family"], point["spec"]["budget_cpu_s"]), []).append(point)
 budgets = sorted({b for _, b in runs})
 mean_val = {key: float(np.mean([p["val"] for p in ps])) for key, ps in runs.items()}
-best_ngram_id = min((pid for pid in curve if pid.startswith("ngram")), key=lambda p: curve[p]["val"])
+best_ngram_id = min((p for p in curve if p.startswith("ngram")), key=lambda p: curve[p]["val"])
 best_ngram = curve[best_ngram_id]
 
 
+def describe(p):
+    """A curve point's model in words, e.g. "GPT 4 × 4 × 128, context 128, dropout 0.0"."""
+    if p.get("shipped"):
+        return f"shipped {p['spec']['family'].upper()}"
+    m, family = p["spec"]["model"], p["spec"]["family"]
+    size = (f"{m['n_layer']} × {m['n_head']} × {m['n_embd']}, context {m['block_size']}"
+            if family == "gpt" else f"{m['n_layer']} × {m['hidden_size']}")
+    return f"{family.upper()} {size}, dropout {m['dropout']}, seed {p['spec']['seed']}"
+
+
 def curve_row(name, p):
-    gap = p["val"] - p["train"]
-    return (f"| {name} | {p['params']:,} | {p['tokens'] / 1e6:.1f}M | {p['cpu_s']:,.0f} | "
-            f"{p['val']:.4f} | {p['train']:.4f} | {gap:+.3f} |")
+    cpu = f"{p['cpu_s']:,.0f}" if p["cpu_s"] >= 10 else f"{p['cpu_s']:.1f}"
+    return (f"| {name} | {p['params']:,} | {p['tokens'] / 1e6:.1f}M | {cpu} | "
+            f"{p['val']:.4f} | {p['train']:.4f} | {p['val'] - p['train']:+.3f} |")
 
 
-lines = ["| model | parameters (n-gram: table entries) | training tokens | CPU s | val | train "
-         "| val − train |",
-         "|---|---|---|---|---|---|---|"]
+lines = ["| model (budget) | parameters (n-gram: table entries) | training tokens | CPU s | val "
+         "| train | val − train |", "|---|---|---|---|---|---|---|"]
 for budget in budgets:
     for family in ("lstm", "gpt"):
         for p in runs.get((family, budget), []):
-            m = p["spec"]["model"]
-            size = (f"{m['n_layer']} × {m['n_head']} × {m['n_embd']}, context {m['block_size']}"
-                    if family == "gpt" else f"{m['n_layer']} × {m['hidden_size']}")
-            lines.append(curve_row(f"{family.upper()} {size}, dropout {m['dropout']}, "
-                                   f"seed {p['spec']['seed']} ({budget} s budget)", p))
-for pid in ("shipped-lstm", "shipped-gpt"):
-    if pid in curve:
-        lines.append(curve_row(f"**{pid}**", curve[pid]))
-lines.append(curve_row(f"{best_ngram_id} (best n-gram; CPU = fit + score)", best_ngram))
+            lines.append(curve_row(f"{describe(p)} ({budget} s)", p))
+lines.append(curve_row("shipped LSTM (no budget: its own recipe)", curve["shipped-lstm"]))
+lines.append(curve_row(f"{best_ngram_id} (best n-gram; CPU: fit + score)", best_ngram))
 Markdown("\n".join(lines))
 
 # %%
 for budget in budgets:
-    g, l = mean_val[("gpt", budget)], mean_val[("lstm", budget)]
-    spread = {f: max(p["val"] for p in runs[(f, budget)]) - min(p["val"] for p in runs[(f, budget)])
-              for f in ("gpt", "lstm") if len(runs[(f, budget)]) > 1}
-    noise = ", ".join(f"{f} seeds differ by {d:.3f}" for f, d in spread.items())
-    print(f"{budget:5d} CPU s: LSTM {l:.4f}, GPT {g:.4f}, GPT − LSTM {g - l:+.3f}"
-          + (f" ({noise})" if noise else ""))
-print(f"best n-gram: {best_ngram_id} {best_ngram['val']:.4f} in {best_ngram['cpu_s']:.1f} CPU s")
+    seen = {f: mean_val[(f, budget)] for f in ("lstm", "gpt") if (f, budget) in mean_val}
+    spread = {f: np.ptp([p["val"] for p in runs[(f, budget)]]) for f in seen
+              if len(runs[(f, budget)]) > 1}
+    text = ", ".join(f"{f.upper()} {v:.4f}" for f, v in seen.items())
+    if len(seen) == 2:
+        text += f"; the LSTM is ahead by {seen['gpt'] - seen['lstm']:+.3f}"
+    if spread:
+        text += " (seeds differ by " + ", ".join(f"{d:.3f}" for d in spread.values()) + ")"
+    print(f"{budget:5d} CPU s: {text}")
+gaps = {pid: p["val"] - p["train"] for pid, p in curve.items()}
+print(f"best n-gram: {best_ngram_id} {best_ngram['val']:.4f} in {best_ngram['cpu_s']:.1f} CPU s; "
+      f"shipped GPT {curve['shipped-gpt']['val']:.4f} in {curve['shipped-gpt']['cpu_s']:,.0f} "
+      f"CPU s, shipped LSTM {curve['shipped-lstm']['val']:.4f}")
+print("train-val gaps: " + ", ".join(f"{pid} {gaps[pid]:.2f}" for pid in
+                                     ("gpt-60-s0", "lstm-60-s0", "shipped-gpt", "shipped-lstm",
+                                      best_ngram_id)))
 
 # %% [markdown]
 # CURVE_READING

@@ -80,9 +80,9 @@ RECIPES: dict[str, dict] = {
     # whole speech.
     # The learning rates are the best on val in LR_SWEEP where a sweep was run.
     "scratch": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
-    "probe": dict(pool="mean", steps=1000, batch_size=32, lr=1e-2, weight_decay=0.0,
+    "probe": dict(pool="mean", steps=1000, batch_size=32, lr=1e-1, weight_decay=0.0,
                   eval_interval=50),
-    "full": dict(pool="mean", steps=400, batch_size=32, lr=1e-4, eval_interval=40),
+    "full": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
     "last": dict(pool="mean", steps=400, batch_size=32, lr=1e-3, eval_interval=40),
     "lora": dict(pool="mean", steps=400, batch_size=32, lr=3e-3, eval_interval=40),
     # keyword arguments of lmlib.train.train for continued pre-training on one speaker
@@ -94,9 +94,10 @@ RECIPES: dict[str, dict] = {
 
 # Best validation accuracy of each learning rate tried for the speaker task (method -> {lr:
 # val}): the recipe above (its steps, batch size, pooling, seed 0), the shipped GPT, the
-# task's fixed split, one torch thread; measured with lmlib.finetune.lr_sweep on 2026-12-01.
+# task's fixed split, one torch thread; measured on 2026-12-01 with the shipped GPT retrained
+# that day (python -m coursekit.bench.lr_sweep METHOD LR ...).
 # A method that is missing was not swept: its recipe keeps its earlier rate.
 LR_SWEEP: dict[str, dict[float, float]] = {
-    "probe": {3e-3: 0.2208, 1e-2: 0.2641, 3e-2: 0.2641, 1e-1: 0.2424},
-    "full": {1e-4: 0.2338},
+    "probe": {3e-3: 0.2078, 1e-2: 0.2597, 3e-2: 0.2684, 1e-1: 0.2727, 3e-1: 0.2727},
+    "full": {3e-5: 0.1385, 1e-4: 0.1905, 3e-4: 0.2338, 1e-3: 0.2857, 3e-3: 0.1991},
 }
