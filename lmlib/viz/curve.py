@@ -43,8 +43,9 @@ def plot_compute_curve(points: dict[str, dict], ax=None, title: str | None = Non
                 color=color, ms=5, label=LABELS[family])
         if family == "n-gram":
             for p, pid in runs:
-                order = pid.split("-")[1] + ("m" if "modified" in pid else "")
-                ax.annotate(order, (p["cpu_s"], p["val"]), fontsize=7, xytext=(3, 2),
+                modified = "modified" in pid  # labelled below its point, the others above
+                ax.annotate(pid.split("-")[1] + ("m" if modified else ""), (p["cpu_s"], p["val"]),
+                            fontsize=7, xytext=(3, -9 if modified else 3),
                             textcoords="offset points")
         else:
             line = _best_per_budget([(p["spec"]["budget_cpu_s"], p["cpu_s"], p["val"])
