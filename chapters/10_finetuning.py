@@ -798,17 +798,17 @@ rose = curve["general"][-1] - curve["general"][0]
 print(f"GLOUCESTER's loss fell by {fell:.3f}, the general loss rose by {rose:.3f} nats/char")
 if not FAST:
     assert fell > 0.003          # it adapts ...
-    assert rose > 2 * fell       # ... and forgets more than it gains
+    assert rose > fell + 0.005   # ... and forgets more than it gains
 
 # %%
 print("BEFORE\n" + sample_before + "\n\nAFTER\n" + sample_after)
 
 # %% [markdown]
 # What moved (the numbers printed above): GLOUCESTER's held-out loss falls a little, the
-# general validation loss rises by more than twice as much (asserted). The model
-# **forgets** some of what it knew about the rest of Shakespeare to fit one voice better:
-# *catastrophic forgetting*, in a mild form. In the samples, GLOUCESTER's tag and names
-# from his plays (the *Henry VI* lords) start to appear. Remedies used in practice: fewer
+# general validation loss rises by more (asserted). The model **forgets** some of what it
+# knew about the rest of Shakespeare to fit one voice better: *catastrophic forgetting*,
+# in a mild form. Read the samples above for what the extra steps did to the text.
+# Remedies used in practice: fewer
 # steps and a smaller learning rate, mixing some general data back in, or LoRA, which
 # changes fewer directions of the weights (and can be switched off again).
 #
