@@ -693,11 +693,11 @@ if not FAST:
 #   what this experiment shows cleanly is the first point.
 #
 # **GPT-1's auxiliary loss.** GPT-1 fine-tuned with the classifier's loss *plus* half of the
-# language-model loss on the same text, `L = L_class + 0.5 · L_LM` (Radford et al., 2018,
-# section 3.2), reporting that it helps generalisation and speeds up convergence. One reason:
-# the classifier's loss alone is free to wreck what the body knew about language. Measured:
-# the language-model loss of the fully fine-tuned body on the validation text, against the
-# shipped model's:
+# language-model loss on the same text, `L = L_class + 0.5 · L_LM`
+# (Radford et al., 2018, section 3.2), reporting that it helps generalisation and speeds up
+# convergence. One reason: the classifier's loss alone is free to wreck what the body knew
+# about language. Measured: the language-model loss of the fully fine-tuned body on the
+# validation text, against the shipped model's:
 
 # %%
 n_lm = 5000 if FAST else 30000
