@@ -85,7 +85,7 @@ def bag_of_characters(task, tok, n_chars: int) -> dict:
 
 def fine_tune(gpt, method: str, train, val, test, n_classes: int, time_limit=TIME_LIMIT,
               pool: str | None = None) -> dict:
-    """Train one method of :data:`lmlib.finetune.RECIPES` and measure it (``pool``
+    """Train one method of :data:`lmlib.presets.RECIPES` and measure it (``pool``
     overrides the recipe's pooling)."""
     recipe = dict(RECIPES[method])
     pool = pool or recipe.pop("pool")
