@@ -124,3 +124,7 @@ def _run_cli(args, model, config, tok, train_ids, val_ids, mkw, tkw) -> int:
         if log is not sys.stdout:
             log.close()
     return 130 if trainer.stop_reason == "interrupt" else 0  # 130: stopped by Ctrl-C
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -409,7 +409,7 @@ def train(model: nn.Module, train_ids, val_ids, config: TrainConfig | None = Non
                        log=log)
 
 
-if __name__ == "__main__":  # python -m lmlib.train: the command line lives in lmlib.cli
-    from lmlib.cli import main
+if __name__ == "__main__":  # python -m lmlib.train runs the command line, lmlib/cli.py
+    import runpy
 
-    sys.exit(main())
+    runpy.run_module("lmlib.cli", run_name="__main__", alter_sys=True)
