@@ -19,6 +19,38 @@ def test_points_cover_every_budget_with_two_seeds_at_the_smallest_two():
         f"ngram-{o}-{s}" for o in range(3, 9) for s in ("kneser-ney", "modified-kneser-ney")}
 
 
+def test_the_sweep_varies_one_thing_and_only_its_winner_gets_a_second_seed():
+    table = curve.points()
+    for (family, budget), variants in curve.VARIANTS.items():
+        base = table[f"{family}-{budget}-s0"]
+        for name in variants:
+            spec = table[f"{family}-{budget}-s0-{name}"]
+            changed = {(part, k) for part in ("model", "train")
+                       for k in spec[part] if spec[part][k] != base[part][k]}
+            assert changed and {k for _, k in changed} <= {"lr", "block_size", "n_layer",
+                                                          "n_embd", "hidden_size"}, name
+        seeds: dict[str, set] = {}  # variant -> its seeds
+        for s in table.values():
+            if s["family"] == family and s.get("budget_cpu_s") == budget and "variant" in s:
+                seeds.setdefault(s["variant"], set()).add(s["seed"])
+        chosen = curve.CHOSEN[family, budget]
+        assert all(v == ({0, 1} if name == chosen and budget in (60, 240) else {0})
+                   for name, v in seeds.items()), (family, budget, seeds)
+
+
+def test_the_chosen_variants_are_the_best_measured():
+    from lmlib.pretrained import compute_curve
+    from lmlib.viz import chosen_runs
+
+    measured, table = compute_curve(), curve.points()
+    for (family, budget), runs in chosen_runs(measured).items():
+        candidates = [p for p, s in table.items() if s["family"] == family
+                      and s.get("budget_cpu_s") == budget and s.get("seed") == 0
+                      and "variant" in s]
+        if all(p in measured for p in candidates) and (family, budget) in curve.CHOSEN:
+            assert runs[0]["spec"]["variant"] == curve.CHOSEN[family, budget], (family, budget)
+
+
 def test_cli_names_points_or_explains(capsys):
     with pytest.raises(SystemExit):
         curve.main(["run", "gpt-7-s0"])

@@ -12,6 +12,7 @@ _WHERE = {
     "plot_sampling": "sampling",
     "plot_next_token": "sampling",
     "plot_compute_curve": "curve",
+    "chosen_runs": "curve",
 }
 __all__ = sorted(_WHERE)
 

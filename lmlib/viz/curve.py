@@ -5,6 +5,9 @@ them. Each point is a dict with ``val`` (nats/char), ``cpu_s`` (process CPU seco
 thread) and ``spec["family"]`` (``"n-gram"``, ``"lstm"`` or ``"gpt"``); a point with
 ``"shipped": True`` is one of the course's shipped models and is drawn as a star (on its
 family's line when it is that family's point for a budget, ``spec["budget_cpu_s"]``).
+A trained point may be one variant of a small sweep at its budget (``spec["variant"]``, e.g.
+``"lr1e-2"``; ``"base"`` is the starting spec): the variant with the lowest val loss at
+seed 0 is the budget's point, the others are drawn faint.
 """
 
 from __future__ import annotations
@@ -16,31 +19,48 @@ MARKERS = {"n-gram": "s", "lstm": "^", "gpt": "o"}
 LABELS = {"n-gram": "n-gram (Kneser–Ney, orders 3–8)", "lstm": "LSTM", "gpt": "GPT"}
 
 
-def _best_per_budget(rows: list[tuple]) -> list[tuple]:
-    """Of several seeds at one budget, the mean: the line runs through it."""
-    by_budget: dict[int, list] = {}
-    for budget, cpu, val in rows:
-        by_budget.setdefault(budget, []).append((cpu, val))
-    return [(sum(c for c, _ in pts) / len(pts), sum(v for _, v in pts) / len(pts))
-            for _, pts in sorted(by_budget.items())]
+def chosen_runs(points: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
+    """The runs on each trained family's line: ``{(family, budget): [runs]}``, where the runs
+    are every seed of the budget's best variant (lowest val at seed 0)."""
+    by_variant: dict[tuple, list[dict]] = {}
+    for p in points.values():
+        spec = p["spec"]
+        if spec["family"] != "n-gram" and "budget_cpu_s" in spec:
+            key = (spec["family"], spec["budget_cpu_s"], spec.get("variant", "base"))
+            by_variant.setdefault(key, []).append(p)
+    best: dict[tuple[str, int], tuple[float, str]] = {}  # (family, budget) -> (val, variant)
+    for (family, budget, variant), runs in by_variant.items():
+        for p in runs:
+            if p["spec"].get("seed", 0) == 0 and p["val"] < best.get((family, budget),
+                                                                      (float("inf"),))[0]:
+                best[family, budget] = (p["val"], variant)
+    return {key: by_variant[(*key, variant)] for key, (_, variant) in sorted(best.items())}
 
 
 def plot_compute_curve(points: dict[str, dict], ax=None, title: str | None = None):
     """Draw the curve: x is CPU seconds (log scale), y the val loss. Trained families get a
-    line through the mean of their seeds at each budget and a dot per run; n-grams are
-    labelled by their order ("m": modified Kneser–Ney). Returns the axes."""
+    line through the mean of their seeds at each budget (its chosen variant) and a dot per
+    run, the sweep's other variants faint; n-grams are labelled by their order ("m":
+    modified Kneser–Ney). Returns the axes."""
     if not points:
         raise ValueError("points is empty: there is nothing to plot")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
+    chosen = chosen_runs(points)
+    on_line = {id(p) for runs in chosen.values() for p in runs}
     for family in ("n-gram", "lstm", "gpt"):
         runs = [(p, pid) for pid, p in points.items() if p["spec"]["family"] == family
                 and (family == "n-gram" or "budget_cpu_s" in p["spec"])]
-        if not runs:
-            continue
         color = COLORS[family]
-        ax.plot([p["cpu_s"] for p, _ in runs], [p["val"] for p, _ in runs], MARKERS[family],
-                color=color, ms=5, label=LABELS[family])
+        dots = [p for p, _ in runs if family == "n-gram" or id(p) in on_line]
+        if dots:
+            ax.plot([p["cpu_s"] for p in dots], [p["val"] for p in dots], MARKERS[family],
+                    color=color, ms=5, label=LABELS[family])
+        faint = [p for p, _ in runs if family != "n-gram" and id(p) not in on_line]
+        if faint:
+            ax.plot([p["cpu_s"] for p in faint], [p["val"] for p in faint], MARKERS[family],
+                    mfc="none", color=color, ms=5, alpha=0.5,
+                    label=f"{LABELS[family]}, the sweep's other variants")
         if family == "n-gram":
             for p, pid in runs:
                 modified = "modified" in pid  # labelled below its point, the others above
@@ -48,9 +68,10 @@ def plot_compute_curve(points: dict[str, dict], ax=None, title: str | None = Non
                             fontsize=7, xytext=(3, -9 if modified else 3),
                             textcoords="offset points")
         else:
-            line = _best_per_budget([(p["spec"]["budget_cpu_s"], p["cpu_s"], p["val"])
-                                     for p, _ in runs])
-            ax.plot(*zip(*line), "-", color=color, lw=1.2)
+            line = [(sum(p["cpu_s"] for p in ps) / len(ps), sum(p["val"] for p in ps) / len(ps))
+                    for (f, _), ps in chosen.items() if f == family]
+            if line:
+                ax.plot(*zip(*line), "-", color=color, lw=1.2)
     for p in points.values():
         if p.get("shipped"):
             family = p["spec"]["family"]
