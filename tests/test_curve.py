@@ -38,6 +38,19 @@ def test_the_sweep_varies_one_thing_and_only_its_winner_gets_a_second_seed():
                    for name, v in seeds.items()), (family, budget, seeds)
 
 
+def test_chosen_runs_follow_the_best_variant_at_seed_0():
+    from lmlib.viz import chosen_runs
+
+    def run(val, seed, variant):
+        return dict(val=val, cpu_s=60.0, spec=dict(family="gpt", budget_cpu_s=60, seed=seed,
+                                                   variant=variant))
+    points = {"gpt-60-s1-lr": run(1.95, 1, "lr"), "gpt-60-s0": run(2.0, 0, "base"),
+              "gpt-60-s1": run(1.5, 1, "base"),  # a lucky second seed does not choose
+              "gpt-60-s0-lr": run(1.9, 0, "lr"), "gpt-60-s0-ctx": run(2.1, 0, "ctx"),
+              "ngram-3-kneser-ney": dict(val=2.0, cpu_s=0.1, spec=dict(family="n-gram"))}
+    assert chosen_runs(points) == {("gpt", 60): [points["gpt-60-s0-lr"], points["gpt-60-s1-lr"]]}
+
+
 def test_the_chosen_variants_are_the_best_measured():
     from lmlib.pretrained import compute_curve
     from lmlib.viz import chosen_runs

@@ -34,7 +34,8 @@ def chosen_runs(points: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
             if p["spec"].get("seed", 0) == 0 and p["val"] < best.get((family, budget),
                                                                       (float("inf"),))[0]:
                 best[family, budget] = (p["val"], variant)
-    return {key: by_variant[(*key, variant)] for key, (_, variant) in sorted(best.items())}
+    return {key: sorted(by_variant[(*key, variant)], key=lambda p: p["spec"].get("seed", 0))
+            for key, (_, variant) in sorted(best.items())}
 
 
 def plot_compute_curve(points: dict[str, dict], ax=None, title: str | None = None):
