@@ -69,9 +69,11 @@ def _context(n: int) -> dict:
 # the two smallest budgets) trains that variant again. An hour-long run is too dear to
 # sweep: those budgets keep their starting spec.
 VARIANTS = {
-    ("gpt", 60): {"lr1e-2": dict(train=dict(lr=1e-2)), "ctx32": _context(32),
+    ("gpt", 60): {"lr1e-2": dict(train=dict(lr=1e-2)), "lr3e-2": dict(train=dict(lr=3e-2)),
+                  "ctx32": _context(32),
                   "layers1": dict(model=dict(n_layer=1)), "width128": dict(model=dict(n_embd=128))},
-    ("lstm", 60): {"lr1e-2": dict(train=dict(lr=1e-2)), "ctx32": dict(train=dict(block_size=32)),
+    ("lstm", 60): {"lr1e-2": dict(train=dict(lr=1e-2)), "lr3e-2": dict(train=dict(lr=3e-2)),
+                   "ctx32": dict(train=dict(block_size=32)),
                    "hidden192": dict(model=dict(hidden_size=192))},
     ("gpt", 240): {"lr4e-3": dict(train=dict(lr=4e-3)), "width64": dict(model=dict(n_embd=64)),
                    "layers2": dict(model=dict(n_layer=2))},
