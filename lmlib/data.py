@@ -176,6 +176,15 @@ def check_ids(ids, name: str = "ids", *, ndim: int | None = None, vocab_size: in
     return ids if is_torch else ids.astype(np.int64, copy=False)
 
 
+def check_token_tensor(idx, name: str = "idx", *, vocab_size: int,
+                       ignore_index: int | None = None):
+    """:func:`check_ids` for what a model's ``forward`` takes: a (B, T) torch tensor of ids
+    in ``[0, vocab_size)`` (``ignore_index`` allowed, e.g. -1 in targets)."""
+    if not type(idx).__module__.startswith("torch") or not hasattr(idx, "numel"):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
+    return check_ids(idx, name, ndim=2, vocab_size=vocab_size, ignore_index=ignore_index)
+
+
 class CharTokenizer:
     """One token per character; the vocabulary is the sorted set of characters of ``text``.
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlib.data import check_ids
+from lmlib.data import check_token_tensor
 from lmlib.sampling import sample
 
 __all__ = ["GPTConfig", "GPT", "CausalSelfAttention", "MLP", "Block", "ASSET"]
@@ -202,6 +202,22 @@ class Block(nn.Module):
         return x, present
 
 
+def check_inputs(idx, targets, config) -> None:
+    """What a language model's ``forward`` checks (GPT and Llama alike): ``idx`` a (B, T)
+    tensor of ids in the vocabulary with ``T <= config.block_size``; ``targets`` ``None`` or
+    ids of the same shape, -1 marking a position to ignore."""
+    check_token_tensor(idx, vocab_size=config.vocab_size)
+    if idx.shape[1] > config.block_size:
+        raise ValueError(f"idx has {idx.shape[1]} positions but this model's block_size is "
+                         f"{config.block_size}; crop the context to the last "
+                         f"{config.block_size} tokens")
+    if targets is not None:
+        check_token_tensor(targets, "targets", vocab_size=config.vocab_size, ignore_index=-1)
+        if targets.shape != idx.shape:
+            raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
+                             f"got {tuple(targets.shape)}")
+
+
 class GPT(nn.Module):
     """A decoder-only Transformer language model with GPT-2's layout and parameter names.
 
@@ -251,12 +267,6 @@ class GPT(nn.Module):
             n -= self.transformer.wpe.weight.numel() + self.transformer.wte.weight.numel()
         return n
 
-    def _check_ids(self, idx, name: str = "idx", ignore_index: int | None = None) -> None:
-        """``idx`` must be a (B, T) tensor of ids in the vocabulary (see lmlib.data.check_ids)."""
-        if not isinstance(idx, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
-        check_ids(idx, name, ndim=2, vocab_size=self.config.vocab_size, ignore_index=ignore_index)
-
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 return_attention: bool = False, past_kv=None, use_cache: bool = False):
         """``idx`` (B, T) token ids -> ``(logits, loss)``, logits (B, T, V).
@@ -276,17 +286,8 @@ class GPT(nn.Module):
                                  "with targets or return_attention")
             logits, present = self.forward_cached(idx, past_kv)
             return logits, None, present
-        self._check_ids(idx)
+        check_inputs(idx, targets, self.config)
         B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"idx has {T} positions but this model's block_size is "
-                             f"{self.config.block_size}; crop the context to the last "
-                             f"{self.config.block_size} tokens")
-        if targets is not None:
-            self._check_ids(targets, "targets", ignore_index=-1)  # -1: a position to ignore
-            if targets.shape != idx.shape:
-                raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
-                                 f"got {tuple(targets.shape)}")
         pos = torch.arange(T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         atts = []
@@ -312,7 +313,7 @@ class GPT(nn.Module):
         positions. The logits equal those of :meth:`forward` on the whole sequence (to
         float rounding). P + T may not exceed ``block_size``.
         """
-        self._check_ids(idx)
+        check_token_tensor(idx, vocab_size=self.config.vocab_size)
         B, T = idx.shape
         P = cached_length(past_kv, T, self.config.n_layer, self.config.block_size)
         pos = torch.arange(P, P + T, device=idx.device)
@@ -358,7 +359,7 @@ class GPT(nn.Module):
         is greedy). Chapter 09 builds more decoding methods, and a KV cache, in
         :func:`lmlib.sampling.generate`.
         """
-        self._check_ids(idx)
+        check_token_tensor(idx, vocab_size=self.config.vocab_size)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
                 or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")

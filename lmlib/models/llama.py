@@ -30,7 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlib.models.gpt import cached_length
+from lmlib.data import check_token_tensor
+from lmlib.models.gpt import cached_length, check_inputs
 
 __all__ = ["LlamaConfig", "Llama", "RMSNorm", "LlamaAttention", "LlamaMLP", "LlamaBlock",
            "swiglu_hidden", "rotate_half", "apply_rope", "repeat_kv"]
@@ -287,18 +288,6 @@ class Llama(nn.Module):
                 n -= self.lm_head.weight.numel()
         return n
 
-    def _check_idx(self, idx, name: str = "idx") -> None:
-        if not isinstance(idx, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(idx).__name__}")
-        if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-            raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
-        if idx.dim() != 2:
-            raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}")
-        low = -1 if name == "targets" else 0
-        if idx.numel() and (int(idx.min()) < low or int(idx.max()) >= self.config.vocab_size):
-            raise ValueError(f"{name} holds ids in [{int(idx.min())}, {int(idx.max())}], "
-                             f"outside the vocabulary [0, {self.config.vocab_size})")
-
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 return_attention: bool = False, past_kv=None, use_cache: bool = False):
         """``idx`` (B, T) -> ``(logits, loss)``, logits (B, T, V); as :meth:`GPT.forward`:
@@ -311,17 +300,8 @@ class Llama(nn.Module):
                                  "with targets or return_attention")
             logits, present = self.forward_cached(idx, past_kv)
             return logits, None, present
-        self._check_idx(idx)
+        check_inputs(idx, targets, self.config)
         B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"idx has {T} positions but this model's block_size is "
-                             f"{self.config.block_size}; crop the context to the last "
-                             f"{self.config.block_size} tokens")
-        if targets is not None:
-            self._check_idx(targets, "targets")
-            if targets.shape != idx.shape:
-                raise ValueError(f"targets must have the shape of idx {tuple(idx.shape)}, "
-                                 f"got {tuple(targets.shape)}")
         x = self.model.embed_tokens(idx)
         cos, sin = self._rope(0, T, x)
         atts = []
@@ -343,7 +323,7 @@ class Llama(nn.Module):
         present_kv)``, logits (B, T, V) equal to :meth:`forward`'s on the whole sequence.
         The cache holds ``H_kv`` heads, not ``H``: that is what grouped-query attention
         saves. P + T may not exceed ``block_size``."""
-        self._check_idx(idx)
+        check_token_tensor(idx, vocab_size=self.config.vocab_size)
         B, T = idx.shape
         P = cached_length(past_kv, T, self.config.n_layer, self.config.block_size)
         x = self.model.embed_tokens(idx)

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lmlib.data import check_ids
+from lmlib.data import check_token_tensor
 from lmlib.sampling import sample
 
 __all__ = ["LSTMLM", "LSTMConfig", "ASSET"]
@@ -81,17 +81,10 @@ class LSTMLM(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def _check_idx(self, idx, name="idx", ignore_index: int | None = None):
-        """``idx`` must be a (B, T) tensor of ids in the vocabulary (lmlib.data.check_ids)."""
-        if not torch.is_tensor(idx):
-            raise TypeError(f"{name} must be a torch tensor of token ids, got "
-                            f"{type(idx).__name__}")
-        check_ids(idx, name, ndim=2, vocab_size=self.config.vocab_size, ignore_index=ignore_index)
-
     def run(self, idx, state=None):
         """``(logits (B, T, V), (h, c))`` for ``idx`` ``(B, T)``, starting from ``state``
         (``(h, c)``, each ``(L, B, H)``) or zeros."""
-        self._check_idx(idx)
+        check_token_tensor(idx, vocab_size=self.config.vocab_size)
         if state is not None:
             B, L, H = idx.shape[0], self.config.n_layer, self.config.hidden_size
             if (not isinstance(state, (tuple, list)) or len(state) != 2
@@ -111,7 +104,8 @@ class LSTMLM(nn.Module):
                 got = tuple(targets.shape) if torch.is_tensor(targets) else type(targets).__name__
                 raise ValueError(f"targets must be a tensor of the shape of idx, "
                                  f"{tuple(idx.shape)}, got {got}")
-            self._check_idx(targets, "targets", ignore_index=-1)  # -1: a position to ignore
+            check_token_tensor(targets, "targets", vocab_size=self.config.vocab_size,
+                               ignore_index=-1)  # -1: a position to ignore
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
                                    ignore_index=-1)
         return logits, loss
@@ -124,7 +118,7 @@ class LSTMLM(nn.Module):
 
         The recurrent state is carried, so each new token costs one LSTM step (no window
         to re-read, unlike a transformer without a KV cache). Returns ``(B, T + new)``."""
-        self._check_idx(idx)
+        check_token_tensor(idx, vocab_size=self.config.vocab_size)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) \
                 or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
