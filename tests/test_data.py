@@ -234,3 +234,20 @@ def test_check_ids_is_the_one_validator():
         check_ids("abc")
     with pytest.raises(TypeError, match="integer"):
         check_ids(torch.tensor([True]))
+
+
+def test_check_token_tensor_is_check_ids_for_a_models_input():
+    import torch
+
+    from lmlib.data import check_token_tensor
+
+    t = torch.tensor([[1, -1]])
+    assert check_token_tensor(t, "targets", vocab_size=3, ignore_index=-1) is t
+    with pytest.raises(TypeError, match="idx must be a torch.Tensor"):
+        check_token_tensor([[1, 2]], vocab_size=3)
+    with pytest.raises(TypeError, match="idx must be a torch.Tensor"):
+        check_token_tensor(np.array([[1, 2]]), vocab_size=3)
+    with pytest.raises(ValueError, match=r"\(B, T\)"):
+        check_token_tensor(torch.tensor([1, 2]), vocab_size=3)
+    with pytest.raises(ValueError, match="vocabulary"):
+        check_token_tensor(torch.tensor([[3]]), vocab_size=3)
