@@ -20,6 +20,12 @@ PRESETS: dict[str, dict] = {
         model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),
         train=dict(steps=2000, batch_size=12, block_size=64, lr=1e-3, min_lr=1e-4, warmup=100,
                    eval_interval=250, eval_batches=20)),
+    # nanoGPT's GPU recipe for this corpus (its config/train_shakespeare_char.py): 10.65M
+    # parameters without the position table, context 256, dropout 0.2; for a GPU
+    "nanogpt-gpu": dict(
+        model=dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.2, bias=False),
+        train=dict(steps=5000, batch_size=64, block_size=256, lr=1e-3, min_lr=1e-4, warmup=100,
+                   eval_interval=250, eval_batches=200)),
     # the course's recommended 10-minute CPU configuration
     "cpu-10min": dict(
         model=dict(block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0),

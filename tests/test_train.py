@@ -453,3 +453,13 @@ def test_cli_init_from_copies_weights_and_allows_another_dropout(tmp_path, capsy
     assert main(small + ["--checkpoint", str(tmp_path / "c.safetensors"), "--init-from",
                          str(first), "--set", "model.n_embd=32", "--set", "steps=1"]) == 2
     assert "n_embd" in capsys.readouterr().err
+
+
+def test_the_nanogpt_gpu_preset_is_nanogpts_shakespeare_char_model():
+    from lmlib.presets import from_preset
+
+    model, config = from_preset("nanogpt-gpu", 65)
+    # nanoGPT counts parameters without the position table: "number of parameters: 10.65M"
+    assert round((model.num_params() - model.transformer.wpe.weight.numel()) / 1e6, 2) == 10.65
+    assert (model.config.block_size, model.config.dropout) == (256, 0.2)
+    assert (config.steps, config.batch_size, config.block_size) == (5000, 64, 256)
