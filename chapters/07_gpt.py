@@ -613,12 +613,16 @@ if have_gpt:
 # "More compute" is the usual answer to the question above; here it is measured. Each
 # family is trained from scratch at budgets of about 1, 4, 16 and 64 CPU-minutes of one
 # thread, and every run is scored under the protocol of section 2 (all of val, every
-# character once). At each budget each family gets a model sized for it (bigger budgets get
-# bigger models and longer contexts, and dropout where a run would otherwise overfit), and
-# its run length is set so that its warm-up + cosine schedule ends when the budget is spent.
+# character once). At each budget each family starts from a model sized by rule (bigger
+# budgets get bigger models and longer contexts, the hour gets dropout), a small sweep
+# around it picks the learning rate, context and size that do best at that budget, and each
+# run's length is set so that its warm-up + cosine schedule ends when the budget is spent.
 # The n-grams of chapter 01 are points too: their CPU time is fitting the counts plus
 # scoring val. Two seeds at the two smallest budgets show how much a run's luck moves the
-# loss; the shipped models are marked with stars.
+# loss; the shipped models are marked with stars. There is no GPU point: the natural right
+# end of this curve is nanoGPT's model for this corpus (10.65M parameters, context 256,
+# dropout 0.2; `python -m lmlib.train --preset nanogpt-gpu` trains it with the course's
+# trainer), which needs a GPU, and none was available to these runs.
 #
 # The runs take hours, so this notebook does not repeat them: `python -m
 # coursekit.bench.curve` measured them (each point stores its exact command, its tokens, its
