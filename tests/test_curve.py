@@ -64,6 +64,15 @@ def test_the_chosen_variants_are_the_best_measured():
             assert runs[0]["spec"]["variant"] == curve.CHOSEN[family, budget], (family, budget)
 
 
+def test_every_measured_point_is_a_point_of_the_table_with_its_spec():
+    from lmlib.pretrained import compute_curve
+
+    table = curve.points()
+    for pid, p in compute_curve().items():
+        assert pid in table and p["spec"] == table[pid], pid
+        assert p["command"] == f"python -m coursekit.bench.curve run {pid}"
+
+
 def test_cli_names_points_or_explains(capsys):
     with pytest.raises(SystemExit):
         curve.main(["run", "gpt-7-s0"])
