@@ -122,3 +122,19 @@ def test_counted_adds_sessions_and_keeps_a_killed_sessions_count(tmp_path):
         assert "session" in json.loads(path.read_text())  # written while running
     assert totals["cpu_s"] >= 11.5 + 0.05 and totals["wall_s"] >= 22.5 + 0.1
     assert json.loads(path.read_text()) == totals and "session" not in totals
+
+
+def test_the_readme_rows_from_the_curve_carry_its_numbers():
+    import re
+
+    from lmlib.pretrained import compute_curve
+
+    points = list(compute_curve().values())
+    readme = (curve.ROOT / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("|") and "(compute curve" in line]
+    assert len(rows) >= 3
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        val, compute = float(cells[3]), cells[4]
+        cpu = float(re.search(r"([\d,]+) CPU s", compute).group(1).replace(",", ""))
+        assert any(round(p["val"], 4) == val and round(p["cpu_s"]) == cpu for p in points), row
