@@ -784,8 +784,8 @@ assert 0 < lstm_rates["lr1e-1"] - lstm_rates["lr3e-2"] < 0.02  # the top rate: a
 assert hour_lstm["val"] < hour_gpt["val"] - 0.03           # the hour: the LSTM, clearly
 assert hour_gpt["val"] > lstm_16["val"] - 0.005            # the hour's GPT: no better than
 assert 0.01 < curve["shipped-lstm"]["val"] - hour_gpt["val"] < 0.02  # ... the 16-min LSTM
-assert max(gaps[("gpt", 60)], gaps[("lstm", 60)]) + 0.05 < min(
-    gaps[("gpt", 3840)], gaps[("lstm", 3840)]) and gaps["n-gram"] > 0.5
+assert max(gaps[("gpt", 60)], gaps[("lstm", 60)]) < 0.17 and gaps["n-gram"] > 0.5
+assert all(0.22 < gaps[(f, b)] < 0.35 for f in ("gpt", "lstm") for b in (960, 3840))
 assert 0.75 < min(overrun) and max(overrun) < 1.2
 
 # %% [markdown]
@@ -816,7 +816,7 @@ assert 0.75 < min(overrun) and max(overrun) < 1.2
 #   The LSTM's hour (2 layers × 512, dropout 0.2) is the best model on the curve, ahead of
 #   the hour's GPT by more than 0.03. Neither hour was swept: too dear on this machine.
 # - **Every network memorises more as it trains longer**: the train–val gap grows from
-#   about 0.15 at one minute to 0.23–0.28 at 16 minutes and at the hour, dropout
+#   about 0.16 at one minute to 0.23–0.34 at 16 minutes and at the hour, dropout
 #   notwithstanding (the 7-gram's is over 0.5: it stores its counts). That is why the hour
 #   gets dropout.
 #
