@@ -3,19 +3,21 @@
     python -m coursekit.bench.curve list                 # every point and whether it is done
     python -m coursekit.bench.curve run ngram            # the n-gram points (seconds each)
     python -m coursekit.bench.curve run gpt-60-s0 ...    # named points (resumable)
+    python -m coursekit.bench.curve run gpt-60-s0-lr1e-2 # a variant of the budget's sweep
     python -m coursekit.bench.curve run --budget 60      # every point of that budget
     python -m coursekit.bench.curve run shipped          # the shipped GPT and LSTM, marked
 
 Every point is scored with ``lmlib.scoring.score`` (the course's protocol) and written to
-``lmlib/assets/compute_curve.json`` (chapter 07 reads it): its loss, the train loss on the same number of train characters
-(the train-val gap), parameters, tokens processed, process CPU seconds, wall seconds and the
+``lmlib/assets/compute_curve.json`` (chapter 07 reads it): its loss, the train loss on the
+same number of train characters (the train-val gap), parameters, tokens processed, process CPU seconds, wall seconds and the
 exact command that re-runs it. A neural point trains one thread on a CPU budget: it first
 measures the CPU seconds of a few steps, sets the run's length (and so its cosine schedule)
 to fill the budget, and then trains to the end with the course trainer, keeping its state in
 ``build/curve/ID`` so that an interrupted run resumes. The GPT's point for about an hour is
 the shipped GPT itself (its recipe, the preset ``shakespeare-gpt``, is sized for that
-budget). The shipped models are marked points:
-their CPU seconds are those their training recorded (its log), their loss is scored here.
+budget). Below an hour each budget's model is the winner of a small sweep (``VARIANTS``,
+``CHOSEN``). The shipped models are marked points: their CPU seconds are those their
+training recorded (its log), their loss is scored here.
 ``make figures`` draws ``docs/figures/compute_curve.png`` from the JSON.
 """
 
