@@ -1010,7 +1010,7 @@ def time_steps(model, x, y, bf16, n):
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             _, loss = model(x, y)
         loss.backward()
-    return time.process_time() - start, float(loss)
+    return time.process_time() - start, loss.item()
 
 
 torch.manual_seed(0)
