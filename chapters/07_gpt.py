@@ -1047,30 +1047,30 @@ assert abs(loss16 - loss32) < 0.05  # bfloat16 changes the loss only a little
 # ### Optional: the real GPT-2 (124M) with the course's code
 #
 # `GPT.from_hf_gpt2` loads OpenAI's GPT-2 weights into `lmlib.models.GPT`. The cell below
-# runs only if the Hugging Face `transformers` package and the `gpt2` weights are already on
-# your machine (nothing is downloaded); otherwise it says how to get them.
+# runs only if the `gpt2` weights (safetensors) and tokenizer are already in your Hugging
+# Face cache and the `huggingface_hub` and `tokenizers` packages are installed: it only
+# looks in the cache, nothing is downloaded; otherwise it says how to get them.
 
 # %%
-import os
+files = {}  # file of the "gpt2" repository -> its path in the local cache
+if importlib.util.find_spec("huggingface_hub") and importlib.util.find_spec("tokenizers"):
+    from huggingface_hub import try_to_load_from_cache  # the local cache only, no network
 
-hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
-have_gpt2 = (importlib.util.find_spec("transformers") is not None
-             and (hf_home / "hub" / "models--gpt2").is_dir())
-if have_gpt2:
-    try:
-        from transformers import GPT2LMHeadModel, GPT2TokenizerFast
-
-        hf = GPT2LMHeadModel.from_pretrained("gpt2", local_files_only=True)
-        hf_tok = GPT2TokenizerFast.from_pretrained("gpt2", local_files_only=True)
-    except Exception as err:  # an incomplete cache, say
-        print(f"could not load GPT-2 from {hf_home}: {type(err).__name__}: {err}")
-        have_gpt2 = False
+    files = {name: try_to_load_from_cache("gpt2", name)
+             for name in ("model.safetensors", "tokenizer.json")}
+have_gpt2 = bool(files) and all(isinstance(path, str) for path in files.values())
 if not have_gpt2:
-    print("GPT-2 124M is not available offline here. To try it: pip install transformers, "
-          "then run once with internet: GPT2LMHeadModel.from_pretrained('gpt2').")
+    print("GPT-2 124M is not in this machine's Hugging Face cache. To try it: pip install "
+          "huggingface_hub tokenizers, then run once with internet: huggingface-cli download "
+          "gpt2 model.safetensors tokenizer.json")
 else:
-    gpt2 = GPT.from_hf_gpt2(hf.state_dict(), GPTConfig(50257, 1024, 12, 12, 768)).eval()
-    ids2 = torch.as_tensor(hf_tok.encode("The meaning of life is"))[None]
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer
+
+    gpt2 = GPT.from_hf_gpt2(load_file(files["model.safetensors"]),
+                            GPTConfig(50257, 1024, 12, 12, 768)).eval()
+    hf_tok = Tokenizer.from_file(files["tokenizer.json"])
+    ids2 = torch.as_tensor(hf_tok.encode("The meaning of life is").ids)[None]
     out = gpt2.generate(ids2, 30, temperature=0.8, top_k=40,
                         generator=torch.Generator().manual_seed(0))
     print(hf_tok.decode(out[0].tolist()))
