@@ -9,8 +9,8 @@
 
 Every point is scored with ``lmlib.scoring.score`` (the course's protocol) and written to
 ``lmlib/assets/compute_curve.json`` (chapter 07 reads it): its loss, the train loss on the
-same number of train characters (the train-val gap), parameters, tokens processed, process CPU seconds, wall seconds and the
-exact command that re-runs it. A neural point trains one thread on a CPU budget: it first
+same number of train characters (the train-val gap), parameters, tokens processed, process
+CPU seconds, wall seconds and the exact command that re-runs it. A neural point trains one thread on a CPU budget: it first
 measures the CPU seconds of a few steps, sets the run's length (and so its cosine schedule)
 to fill the budget, and then trains to the end with the course trainer, keeping its state in
 ``build/curve/ID`` so that an interrupted run resumes. The GPT's point for about an hour is
@@ -69,15 +69,13 @@ def _context(n: int) -> dict:
 # changing one thing (size, context or learning rate), seed 0, the same CPU budget. The
 # curve's point for a budget is the variant with the lowest val loss; at the two smallest
 # budgets a second seed trains that variant and the starting spec again (is the win larger
-# than the noise?). An hour-long run is too dear to
-# sweep: those budgets keep their starting spec.
+# than the noise?). An hour-long run is too dear to sweep: the hour keeps its starting spec.
 VARIANTS = {
     ("gpt", 60): {"lr1e-2": dict(train=dict(lr=1e-2)), "lr3e-2": dict(train=dict(lr=3e-2)),
-                  "ctx32": _context(32),
-                  "layers1": dict(model=dict(n_layer=1)), "width128": dict(model=dict(n_embd=128))},
+                  "ctx32": _context(32), "layers1": dict(model=dict(n_layer=1)),
+                  "width128": dict(model=dict(n_embd=128))},
     ("lstm", 60): {"lr1e-2": dict(train=dict(lr=1e-2)), "lr3e-2": dict(train=dict(lr=3e-2)),
-                   "lr1e-1": dict(train=dict(lr=1e-1)),
-                   "ctx32": dict(train=dict(block_size=32)),
+                   "lr1e-1": dict(train=dict(lr=1e-1)), "ctx32": dict(train=dict(block_size=32)),
                    "hidden192": dict(model=dict(hidden_size=192))},
     ("gpt", 240): {"lr4e-3": dict(train=dict(lr=4e-3)), "width64": dict(model=dict(n_embd=64)),
                    "layers2": dict(model=dict(n_layer=2))},
