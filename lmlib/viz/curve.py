@@ -31,8 +31,8 @@ def chosen_runs(points: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
     best: dict[tuple[str, int], tuple[float, str]] = {}  # (family, budget) -> (val, variant)
     for (family, budget, variant), runs in by_variant.items():
         for p in runs:
-            if p["spec"].get("seed", 0) == 0 and p["val"] < best.get((family, budget),
-                                                                      (float("inf"),))[0]:
+            seed0 = p["spec"].get("seed", 0) == 0
+            if seed0 and p["val"] < best.get((family, budget), (float("inf"), ""))[0]:
                 best[family, budget] = (p["val"], variant)
     return {key: sorted(by_variant[(*key, variant)], key=lambda p: p["spec"].get("seed", 0))
             for key, (_, variant) in sorted(best.items())}
