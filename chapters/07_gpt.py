@@ -634,7 +634,7 @@ if have_gpt:
 from IPython.display import Markdown
 
 from lmlib.pretrained import compute_curve
-from lmlib.viz import chosen_runs, plot_compute_curve
+from lmlib.viz import chosen_runs, plot_compute_curve, sweep_runs
 
 curve = compute_curve()  # the measurements: lmlib/assets/compute_curve.json
 plot_compute_curve(curve)
@@ -652,13 +652,8 @@ plt.show()
 
 # %%
 runs = chosen_runs(curve)  # (family, budget in CPU s) -> the chosen variant's runs (seeds)
-sweep = {}  # (family, budget) -> {variant: {seed: run}}
-for point in curve.values():
-    spec = point["spec"]
-    if "variant" in spec and not point.get("shipped"):
-        variants = sweep.setdefault((spec["family"], spec["budget_cpu_s"]), {})
-        variants.setdefault(spec["variant"], {})[spec["seed"]] = point
-sweep = {key: variants for key, variants in sweep.items() if len(variants) > 1}
+sweep = {key: variants for key, variants in sweep_runs(curve).items()
+         if len(variants) > 1}  # the budgets that were swept: {variant: {seed: run}}
 
 
 def versus_start(variants, name, seed):

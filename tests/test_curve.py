@@ -49,6 +49,12 @@ def test_chosen_runs_follow_the_best_variant_at_seed_0():
               "gpt-60-s0-lr": run(1.9, 0, "lr"), "gpt-60-s0-ctx": run(2.1, 0, "ctx"),
               "ngram-3-kneser-ney": dict(val=2.0, cpu_s=0.1, spec=dict(family="n-gram"))}
     assert chosen_runs(points) == {("gpt", 60): [points["gpt-60-s0-lr"], points["gpt-60-s1-lr"]]}
+    from lmlib.viz import sweep_runs
+
+    assert sweep_runs(points) == {("gpt", 60): {
+        "base": {0: points["gpt-60-s0"], 1: points["gpt-60-s1"]},
+        "lr": {0: points["gpt-60-s0-lr"], 1: points["gpt-60-s1-lr"]},
+        "ctx": {0: points["gpt-60-s0-ctx"]}}}
 
 
 def test_the_chosen_variants_are_the_best_measured():

@@ -13,6 +13,7 @@ _WHERE = {
     "plot_next_token": "sampling",
     "plot_compute_curve": "curve",
     "chosen_runs": "curve",
+    "sweep_runs": "curve",
 }
 __all__ = sorted(_WHERE)
 

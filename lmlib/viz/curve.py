@@ -19,23 +19,28 @@ MARKERS = {"n-gram": "s", "lstm": "^", "gpt": "o"}
 LABELS = {"n-gram": "n-gram (Kneser–Ney, orders 3–8)", "lstm": "LSTM", "gpt": "GPT"}
 
 
-def chosen_runs(points: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
-    """The runs on each trained family's line: ``{(family, budget): [runs]}``, where the runs
-    are every seed of the budget's best variant (lowest val at seed 0)."""
-    by_variant: dict[tuple, list[dict]] = {}
+def sweep_runs(points: dict[str, dict]) -> dict[tuple[str, int], dict[str, dict[int, dict]]]:
+    """The trained runs by budget, variant and seed: ``{(family, budget): {variant: {seed:
+    run}}}`` (a run without ``spec["variant"]`` is the starting spec, ``"base"``)."""
+    out: dict[tuple[str, int], dict[str, dict[int, dict]]] = {}
     for p in points.values():
         spec = p["spec"]
         if spec["family"] != "n-gram" and "budget_cpu_s" in spec:
-            key = (spec["family"], spec["budget_cpu_s"], spec.get("variant", "base"))
-            by_variant.setdefault(key, []).append(p)
-    best: dict[tuple[str, int], tuple[float, str]] = {}  # (family, budget) -> (val, variant)
-    for (family, budget, variant), runs in by_variant.items():
-        for p in runs:
-            seed0 = p["spec"].get("seed", 0) == 0
-            if seed0 and p["val"] < best.get((family, budget), (float("inf"), ""))[0]:
-                best[family, budget] = (p["val"], variant)
-    return {key: sorted(by_variant[(*key, variant)], key=lambda p: p["spec"].get("seed", 0))
-            for key, (_, variant) in sorted(best.items())}
+            variants = out.setdefault((spec["family"], spec["budget_cpu_s"]), {})
+            variants.setdefault(spec.get("variant", "base"), {})[spec.get("seed", 0)] = p
+    return out
+
+
+def chosen_runs(points: dict[str, dict]) -> dict[tuple[str, int], list[dict]]:
+    """The runs on each trained family's line: ``{(family, budget): [runs]}``, where the runs
+    are every seed of the budget's best variant (lowest val at seed 0), by seed."""
+    out = {}
+    for key, variants in sorted(sweep_runs(points).items()):
+        measured = [name for name, seeds in variants.items() if 0 in seeds]
+        if measured:
+            best = min(measured, key=lambda name: variants[name][0]["val"])
+            out[key] = [run for _, run in sorted(variants[best].items())]
+    return out
 
 
 def plot_compute_curve(points: dict[str, dict], ax=None, title: str | None = None):
